@@ -1,0 +1,390 @@
+/**
+ * The configuration schema: every key with its type, default, unit and one sentence of
+ * description. `load.ts` validates a file against it, `reference.ts` renders the README's
+ * config reference from it, and a test checks config/config.yaml against it.
+ *
+ * V7's sections and keys are kept (oracle_db, mariadb, nats, intime_txlog_events, publisher,
+ * logging, each client's retry section); the new design adds `source` and a few publisher keys.
+ */
+
+export type Field = StringField | NumberField | BooleanField | ListField | SectionField;
+
+interface Common {
+  description: string;
+  /** Environment variable that overrides the file's value. */
+  env?: string;
+  /** Never echoed in errors or logs. */
+  secret?: boolean;
+}
+export interface StringField extends Common {
+  kind: "string";
+  default?: string;
+  oneOf?: readonly string[];
+  /** Checked after oneOf; `hint` says what is expected. */
+  pattern?: { test: (value: string) => boolean; hint: string };
+  allowEmpty?: boolean;
+}
+export interface NumberField extends Common {
+  kind: "number";
+  default?: number;
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  /** Exclusive lower bound. */
+  above?: number;
+  unit?: string;
+}
+export interface BooleanField extends Common {
+  kind: "boolean";
+  default?: boolean;
+}
+/** A list of strings; a single string (or a comma-separated env value) is accepted too. */
+export interface ListField extends Common {
+  kind: "list";
+  default?: readonly string[];
+}
+export interface SectionField {
+  kind: "section";
+  description: string;
+  fields: Record<string, Field>;
+  /** Absent sections are filled with defaults; `requiredWhen` makes one mandatory. */
+  requiredWhen?: (config: Record<string, unknown>) => boolean;
+  /** Absent means "not configured" (value undefined) rather than "all defaults". */
+  optional?: boolean;
+}
+
+const identifier = {
+  test: (v: string) => /^[A-Za-z][A-Za-z0-9_$#]{0,127}(\.[A-Za-z][A-Za-z0-9_$#]{0,127})?$/.test(v),
+  hint: "an identifier like TXLOG_EVENTS or SCHEMA.TXLOG_EVENTS",
+};
+const natsSubject = {
+  test: (v: string) => /^[^\s*>.]+(\.[^\s*>.]+)*$/.test(v),
+  hint: "a NATS subject without wildcards, like intime.txlog.events",
+};
+const startFrom = {
+  test: (v: string) => v === "earliest" || v === "latest" || !Number.isNaN(Date.parse(v)),
+  hint: "earliest, latest, or an ISO-8601 timestamp like 2026-01-31T00:00:00",
+};
+const timeZone = {
+  test: (v: string) => v === "UTC" || /^[+-](0\d|1[0-4]):[0-5]\d$/.test(v),
+  hint: "UTC or a fixed offset like +09:00",
+};
+
+function retrySection(client: string): SectionField {
+  return {
+    kind: "section",
+    description: `Backoff for ${client}: connecting, and retrying operations that failed with a transient error.`,
+    fields: {
+      max_retries: { kind: "number", integer: true, min: 0, default: 5, description: "Retries after the first attempt before the operation fails." },
+      initial_backoff: { kind: "number", above: 0, default: 1, unit: "seconds", description: "Wait before the first retry." },
+      max_backoff: { kind: "number", above: 0, default: 30, unit: "seconds", description: "Longest wait between retries." },
+      backoff_multiplier: { kind: "number", min: 1, default: 2, description: "Factor between one wait and the next." },
+    },
+  };
+}
+
+const mariadbConnection = (envPrefix: string, what: string): Record<string, Field> => ({
+  host: { kind: "string", default: "127.0.0.1", env: `${envPrefix}HOST`, description: `Host of the MariaDB ${what}.` },
+  port: { kind: "number", integer: true, min: 1, max: 65535, default: 3306, env: `${envPrefix}PORT`, description: "TCP port." },
+  user: { kind: "string", default: "root", env: `${envPrefix}USER`, description: "User name." },
+  password: {
+    kind: "string",
+    default: "",
+    allowEmpty: true,
+    secret: true,
+    env: `${envPrefix}PASSWORD`,
+    description: "Password (prefer the environment variable).",
+  },
+  database: { kind: "string", default: "test", env: `${envPrefix}DATABASE`, description: "Database (schema) name." },
+});
+
+export const schema: SectionField = {
+  kind: "section",
+  description: "The whole file.",
+  fields: {
+    source: {
+      kind: "section",
+      description: "Where the events are read from.",
+      fields: {
+        kind: {
+          kind: "string",
+          oneOf: ["oracle", "mariadb"],
+          default: "oracle",
+          description: "Source database: oracle (production) or mariadb (tests, demos, MariaDB-hosted tables).",
+        },
+        table: {
+          kind: "string",
+          pattern: identifier,
+          default: "spc.TXLOG_EVENTS",
+          description: "Table to read; also the prefix of every Nats-Msg-Id, so changing it re-publishes.",
+        },
+        time_zone: {
+          kind: "string",
+          pattern: timeZone,
+          default: "UTC",
+          description: "Zone of the table's naive timestamps; appended to the ISO-8601 timestamps in messages.",
+        },
+        mariadb: {
+          kind: "section",
+          optional: true,
+          description: "Connection when kind is mariadb; when absent, the `mariadb` section's connection is used.",
+          fields: mariadbConnection("SOURCE_MARIADB_", "source database"),
+        },
+      },
+    },
+    oracle_db: {
+      kind: "section",
+      description: "Oracle source (node-oracledb Thin mode); required when source.kind is oracle.",
+      requiredWhen: (c) => ((c.source as Record<string, unknown> | undefined)?.kind ?? "oracle") === "oracle",
+      fields: {
+        user: { kind: "string", env: "ORACLE_USER", description: "Oracle user." },
+        password: { kind: "string", env: "ORACLE_PASSWORD", secret: true, allowEmpty: true, description: "Oracle password (prefer the environment variable)." },
+        dsn: { kind: "string", env: "ORACLE_DSN", description: "Connect string, e.g. dbhost:1521/ORCLPDB1 or a TNS descriptor." },
+        pool_min: { kind: "number", integer: true, min: 0, default: 0, description: "Connections kept open in the pool." },
+        pool_max: { kind: "number", integer: true, min: 1, default: 2, description: "Connections at most." },
+        fetch_array_size: { kind: "number", integer: true, min: 1, default: 1000, unit: "rows", description: "Rows per round trip when fetching." },
+        prefetch_rows: { kind: "number", integer: true, min: 0, default: 1000, unit: "rows", description: "Rows fetched with the query's first round trip." },
+        call_timeout: { kind: "number", min: 0, default: 60, unit: "seconds", description: "Longest a single database call may take (0 = no limit)." },
+        retry: retrySection("Oracle"),
+      },
+    },
+    mariadb: {
+      kind: "section",
+      description: "Tracking store: the ETL_PRMREC table (and the lock that keeps one instance per program).",
+      fields: {
+        ...mariadbConnection("MARIADB_", "tracking database"),
+        connect_timeout: { kind: "number", above: 0, default: 10, unit: "seconds", description: "Time allowed to open a connection." },
+        retry: retrySection("MariaDB"),
+      },
+    },
+    nats: {
+      kind: "section",
+      description: "NATS JetStream connection.",
+      fields: {
+        servers: {
+          kind: "list",
+          default: ["nats://127.0.0.1:4222"],
+          env: "NATS_SERVERS",
+          description: "Server URLs (a list, or comma-separated in NATS_SERVERS).",
+        },
+        user: { kind: "string", default: "", allowEmpty: true, env: "NATS_USER", description: "User for user/password authentication (empty: none)." },
+        password: {
+          kind: "string",
+          default: "",
+          allowEmpty: true,
+          secret: true,
+          env: "NATS_PASSWORD",
+          description: "Password for user/password authentication.",
+        },
+        token: { kind: "string", default: "", allowEmpty: true, secret: true, env: "NATS_TOKEN", description: "Token authentication (empty: none)." },
+        name: { kind: "string", default: "oracle-nats-publisher", description: "Connection name shown by the server." },
+        connect_timeout: { kind: "number", above: 0, default: 10, unit: "seconds", description: "Time allowed for one connection attempt." },
+        publish_timeout: {
+          kind: "number",
+          above: 0,
+          default: 10,
+          unit: "seconds",
+          description: "Time an ack may take; after it the publish is an unknown outcome and is retried with the same Nats-Msg-Id.",
+        },
+        ack_mode: {
+          kind: "string",
+          oneOf: ["inbox", "stock"],
+          default: "inbox",
+          description: "inbox: publish with a reply subject under one shared subscription (lean, ~2x); stock: the client's js.publish().",
+        },
+        duplicate_window: {
+          kind: "number",
+          above: 0,
+          default: 120,
+          unit: "seconds",
+          description: "Duplicate window of the stream when this service creates it (a replay within it is absorbed).",
+        },
+        retry: retrySection("NATS (connecting, and re-publishing a message whose ack timed out)"),
+      },
+    },
+    intime_txlog_events: {
+      kind: "section",
+      description: "What is published (V7 keys).",
+      fields: {
+        stream_name: {
+          kind: "string",
+          default: "TXLOG_EVENTS",
+          pattern: { test: (v) => /^[^\s.*>/\\]+$/.test(v), hint: "a stream name without spaces, dots or wildcards" },
+          description: "JetStream stream; created if missing, else checked to capture both subjects.",
+        },
+        subject: { kind: "string", default: "intime.txlog.events", pattern: natsSubject, description: "Subject every event is published to." },
+        data_type: { kind: "string", default: "txlog_event", allowEmpty: true, description: "Value of the data_type field of every event." },
+        trace_id: {
+          kind: "string",
+          oneOf: ["uuid4", "row"],
+          default: "uuid4",
+          description: "trace_id of each event: uuid4 (random UUID) or row (a UUID derived from table and ID, the same on every replay).",
+        },
+        dead_letter_subject: {
+          kind: "string",
+          default: "",
+          allowEmpty: true,
+          description: "Subject for rows that can never be published; empty means <subject>.dlq.",
+        },
+      },
+    },
+    publisher: {
+      kind: "section",
+      description: "The poll loop and the pipeline.",
+      fields: {
+        program_name: { kind: "string", default: "intime_txlog_events", description: "PROGRAM_NAME of this publisher's row in ETL_PRMREC." },
+        polling_interval: {
+          kind: "number",
+          min: 0,
+          default: 10,
+          unit: "seconds",
+          description: "Pause between cycles (none after a cycle that hit max_records_per_run).",
+        },
+        batch_size: {
+          kind: "number",
+          integer: true,
+          min: 1,
+          max: 100000,
+          default: 2000,
+          unit: "rows",
+          description: "Rows per database page and per pipeline chunk.",
+        },
+        max_records_per_run: { kind: "number", integer: true, min: 1, default: 500000, unit: "rows", description: "Rows per cycle at most." },
+        max_retries: {
+          kind: "number",
+          integer: true,
+          min: 0,
+          default: 3,
+          description: "With --once: failed cycles retried before exiting non-zero (the loop always retries at the next poll).",
+        },
+        max_in_flight: {
+          kind: "number",
+          integer: true,
+          min: 1,
+          max: 65536,
+          default: 256,
+          unit: "messages",
+          description: "JetStream publishes awaiting their ack at most.",
+        },
+        safety_lag_seconds: {
+          kind: "number",
+          min: 0,
+          default: 5,
+          unit: "seconds",
+          description: "Read only rows stamped at or before database now minus this, so rows whose transactions commit late are not skipped.",
+        },
+        start_from: {
+          kind: "string",
+          pattern: startFrom,
+          default: "earliest",
+          description: "Where to start when ETL_PRMREC has no watermark: earliest, latest, or an ISO-8601 timestamp (in source.time_zone's wall-clock).",
+        },
+        checkpoint_interval: {
+          kind: "number",
+          above: 0,
+          default: 5,
+          unit: "seconds",
+          description: "How often the acknowledged watermark is committed during a long cycle.",
+        },
+        on_unpublishable: {
+          kind: "string",
+          oneOf: ["dead_letter", "fail"],
+          default: "dead_letter",
+          description:
+            "A row JetStream can never take (over max_payload, rejected by the stream): publish a dead-letter message and go on, or fail the cycle at it.",
+        },
+        serialization: {
+          kind: "string",
+          oneOf: ["inline", "piscina"],
+          default: "inline",
+          description: "Where events are serialized: inline on the main thread, or in a piscina worker pool.",
+        },
+        workers: { kind: "number", integer: true, min: 1, max: 64, default: 1, description: "piscina worker threads when serialization is piscina." },
+        shutdown_timeout: {
+          kind: "number",
+          above: 0,
+          default: 30,
+          unit: "seconds",
+          description: "On SIGTERM/SIGINT, how long to wait for in-flight acks before closing anyway.",
+        },
+      },
+    },
+    logging: {
+      kind: "section",
+      description: "Logs (pino, to stdout).",
+      fields: {
+        level: { kind: "string", oneOf: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], default: "info", description: "Lowest level written." },
+        format: { kind: "string", oneOf: ["json", "pretty"], default: "json", description: "json (one object per line) or pretty (for a terminal)." },
+      },
+    },
+  },
+};
+
+export interface RetryConfig {
+  max_retries: number;
+  initial_backoff: number;
+  max_backoff: number;
+  backoff_multiplier: number;
+}
+export interface MariadbConnectionConfig {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+export interface Config {
+  source: {
+    kind: "oracle" | "mariadb";
+    table: string;
+    time_zone: string;
+    mariadb?: MariadbConnectionConfig;
+  };
+  oracle_db?: {
+    user: string;
+    password: string;
+    dsn: string;
+    pool_min: number;
+    pool_max: number;
+    fetch_array_size: number;
+    prefetch_rows: number;
+    call_timeout: number;
+    retry: RetryConfig;
+  };
+  mariadb: MariadbConnectionConfig & { connect_timeout: number; retry: RetryConfig };
+  nats: {
+    servers: string[];
+    user: string;
+    password: string;
+    token: string;
+    name: string;
+    connect_timeout: number;
+    publish_timeout: number;
+    ack_mode: "inbox" | "stock";
+    duplicate_window: number;
+    retry: RetryConfig;
+  };
+  intime_txlog_events: {
+    stream_name: string;
+    subject: string;
+    data_type: string;
+    trace_id: "uuid4" | "row";
+    dead_letter_subject: string;
+  };
+  publisher: {
+    program_name: string;
+    polling_interval: number;
+    batch_size: number;
+    max_records_per_run: number;
+    max_retries: number;
+    max_in_flight: number;
+    safety_lag_seconds: number;
+    start_from: string;
+    checkpoint_interval: number;
+    on_unpublishable: "dead_letter" | "fail";
+    serialization: "inline" | "piscina";
+    workers: number;
+    shutdown_timeout: number;
+  };
+  logging: { level: string; format: "json" | "pretty" };
+}

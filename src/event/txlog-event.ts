@@ -1,0 +1,96 @@
+/**
+ * The message format, in one place: a TXLOG_EVENTS row becomes a JSON object
+ *
+ *   {"id": 9007199254740993, "case_id": "C-1", "event_type": "CREATED",
+ *    "event_data": "<EVENT_DATA text, verbatim>", "event_timestamp": "2026-11-27T15:41:15.123456Z",
+ *    "created_at": "2026-11-27T15:41:15.200000Z", "trace_id": "<uuid>", "data_type": "txlog_event"}
+ *
+ * - `id` is a JSON number written from its decimal digits, exact beyond 2^53 (consumers that
+ *   parse JSON into doubles should read it as text or with a big-number parser).
+ * - `event_data` is always a JSON string holding EVENT_DATA exactly as stored: valid JSON or
+ *   not, any unicode (lone surrogates are escaped as \udXXX by JSON.stringify, so nothing is
+ *   altered or lost); NULL is null.
+ * - Timestamps keep the database's microseconds and carry the zone from `source.time_zone`.
+ *
+ * Pure functions only: used on the main thread and inside piscina workers alike.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { SourceRow } from "../pipeline/types.js";
+
+export interface TxlogEvent {
+  /** Decimal digits, written into the JSON as a number. */
+  id: string;
+  case_id: string | null;
+  event_type: string | null;
+  event_data: string | null;
+  event_timestamp: string;
+  created_at: string | null;
+  trace_id: string;
+  data_type: string;
+}
+
+export interface FormatOptions {
+  /** `source.time_zone`: "UTC" or "+09:00". */
+  timeZone: string;
+  dataType: string;
+  traceId: "uuid4" | "row";
+  /** Table name, the namespace of `row` trace ids. */
+  table: string;
+}
+
+/** `2026-11-27 15:41:15.123456` -> `2026-11-27T15:41:15.123456Z` (or `+09:00`). */
+export function isoTimestamp(dbText: string, timeZone: string): string {
+  return `${dbText.slice(0, 10)}T${dbText.slice(11)}${timeZone === "UTC" ? "Z" : timeZone}`;
+}
+
+/** A UUID (version 5 layout) derived from table and id: the same row always gets the same one. */
+export function rowTraceId(table: string, id: string): string {
+  const h = createHash("sha1").update(`${table}:${id}`).digest();
+  h[6] = ((h[6] as number) & 0x0f) | 0x50;
+  h[8] = ((h[8] as number) & 0x3f) | 0x80;
+  const x = h.toString("hex", 0, 16);
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+export function formatEvent(row: SourceRow, options: FormatOptions): TxlogEvent {
+  return {
+    id: row.id,
+    case_id: row.caseId,
+    event_type: row.eventType,
+    event_data: row.eventData,
+    event_timestamp: isoTimestamp(row.eventTimestamp, options.timeZone),
+    created_at: row.createdAt === null ? null : isoTimestamp(row.createdAt, options.timeZone),
+    trace_id: options.traceId === "row" ? rowTraceId(options.table, row.id) : randomUUID(),
+    data_type: options.dataType,
+  };
+}
+
+const str = (v: string | null): string => (v === null ? "null" : JSON.stringify(v));
+
+/** One event as JSON text; `id` goes in as a bare number so it stays exact. */
+export function eventJson(e: TxlogEvent): string {
+  if (!/^-?\d+$/.test(e.id)) throw new TypeError(`event id must be decimal digits, got ${JSON.stringify(e.id)}`);
+  return `{"id":${e.id},"case_id":${str(e.case_id)},"event_type":${str(e.event_type)},"event_data":${str(e.event_data)},"event_timestamp":${str(e.event_timestamp)},"created_at":${str(e.created_at)},"trace_id":${str(e.trace_id)},"data_type":${str(e.data_type)}}`;
+}
+
+/** Many events packed into one buffer; message i is `payload.subarray(ends[i-1] ?? 0, ends[i])`. */
+export interface PackedEvents {
+  payload: Uint8Array;
+  ends: Uint32Array;
+}
+
+export function packEvents(events: readonly TxlogEvent[]): PackedEvents {
+  const ends = new Uint32Array(events.length);
+  const texts = new Array<string>(events.length);
+  let total = 0;
+  for (let i = 0; i < events.length; i++) {
+    const text = eventJson(events[i] as TxlogEvent);
+    texts[i] = text;
+    total += Buffer.byteLength(text, "utf8");
+    ends[i] = total;
+  }
+  // Not from Buffer's shared pool, so a worker can transfer it back without a copy.
+  const payload = Buffer.allocUnsafeSlow(total);
+  for (let i = 0; i < texts.length; i++) payload.write(texts[i] as string, i === 0 ? 0 : (ends[i - 1] as number), "utf8");
+  return { payload, ends };
+}

@@ -1,0 +1,23 @@
+/** pino logger: JSON lines by default, pretty for a terminal; secrets redacted wherever they appear. */
+import pino from "pino";
+import type { Config } from "./config/schema.js";
+
+export type Logger = pino.Logger;
+
+export const REDACT = ["password", "*.password", "*.*.password", "token", "*.token", "config.*.password", "config.*.*.password"];
+
+export function createLogger(config: Pick<Config, "logging">, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    level: config.logging.level,
+    base: { service: "oracle-nats-publisher" },
+    redact: { paths: REDACT, censor: "[redacted]" },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  if (destination) return pino(options, destination);
+  if (config.logging.format === "pretty") {
+    // Synchronous pretty printing: no worker thread, lines are written before a fatal exit.
+    const pretty = require("pino-pretty") as (opts: object) => pino.DestinationStream;
+    return pino(options, pretty({ colorize: process.stdout.isTTY, sync: true, translateTime: "SYS:standard" }));
+  }
+  return pino(options, pino.destination({ dest: 1, sync: true }));
+}

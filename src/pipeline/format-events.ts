@@ -1,0 +1,27 @@
+/** Stage 2: source rows -> events with trace_id and data_type (still objects, not bytes). */
+import { Transform, type TransformCallback } from "node:stream";
+import { type FormatOptions, formatEvent } from "../event/txlog-event.js";
+import type { EventBatch, SourceRow, Watermark } from "./types.js";
+
+export function formatEvents(options: FormatOptions): Transform {
+  return new Transform({
+    objectMode: true,
+    // Chunks are whole pages; two buffered on each side keep the stages busy without hoarding.
+    highWaterMark: 1,
+    transform(rows: SourceRow[], _encoding: BufferEncoding, callback: TransformCallback) {
+      const positions = new Array<Watermark>(rows.length);
+      const events = new Array<EventBatch["events"][number]>(rows.length);
+      try {
+        for (let i = 0; i < rows.length; i++) {
+          const row = rows[i] as SourceRow;
+          positions[i] = { ts: row.eventTimestamp, id: row.id };
+          events[i] = formatEvent(row, options);
+        }
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      callback(null, { positions, events } satisfies EventBatch);
+    },
+  });
+}

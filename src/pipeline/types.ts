@@ -1,0 +1,118 @@
+/**
+ * The small interfaces every stage depends on. Adapters (src/adapters) implement them;
+ * the pipeline (src/pipeline) only ever sees these shapes, so a real database, NATS and
+ * an in-memory fake are interchangeable in tests and benchmarks.
+ */
+import type { Readable } from "node:stream";
+
+/**
+ * A position in source order: the pair (EVENT_TIMESTAMP, ID).
+ * `ts` is the database's own wall-clock text `YYYY-MM-DD HH:MM:SS.ffffff` (always 26
+ * characters, microseconds, no zone; `source.time_zone` says which zone it is in), so string
+ * order is time order and nothing is ever rounded through a millisecond `Date`.
+ * `id` is the ID in decimal digits, exact at any size.
+ */
+export interface Watermark {
+  readonly ts: string;
+  readonly id: string;
+}
+
+/** One TXLOG_EVENTS row as a source hands it over: every value as lossless text. */
+export interface SourceRow {
+  /** ID, decimal digits. */
+  id: string;
+  caseId: string | null;
+  eventType: string | null;
+  /** EVENT_DATA exactly as stored (usually JSON text, but never parsed or altered). */
+  eventData: string | null;
+  /** EVENT_TIMESTAMP as `YYYY-MM-DD HH:MM:SS.ffffff`. */
+  eventTimestamp: string;
+  /** CREATED_AT as `YYYY-MM-DD HH:MM:SS.ffffff`, or null. */
+  createdAt: string | null;
+}
+
+export interface ReadOptions {
+  /** Exclusive lower bound; null reads from the oldest row. */
+  after: Watermark | null;
+  /** Rows in total at most (publisher.max_records_per_run). */
+  limit: number;
+  /** Rows per chunk the stream emits, and per database round trip (publisher.batch_size). */
+  pageSize: number;
+  /** Only rows with EVENT_TIMESTAMP <= database now - this many seconds are read. */
+  safetyLagSeconds: number;
+}
+
+/**
+ * A source of TXLOG_EVENTS rows in (EVENT_TIMESTAMP, ID) order.
+ *
+ * `read()` returns an object-mode Readable whose chunks are non-empty `SourceRow[]` arrays,
+ * each at most `pageSize` long, strictly after `after`, in order, bounded above by the
+ * database clock minus the lag (taken once, when the read starts), ending after `limit` rows
+ * or when nothing is left. It fetches only when the consumer asks (backpressure), emits
+ * `error` with a SourceError on failure, and releases its connection on end, error and
+ * destroy().
+ */
+export interface RowSource {
+  /** Qualified table name as configured, e.g. `spc.TXLOG_EVENTS`; part of every message id. */
+  readonly table: string;
+  read(options: ReadOptions): Readable;
+  /** The newest position at or below database now - lag, or null for an empty table. */
+  latest(safetyLagSeconds: number): Promise<Watermark | null>;
+  close(): Promise<void>;
+}
+
+/** What JetStream said about one publish. */
+export type PublishOutcome =
+  /** Stored (or already stored: `duplicate`, absorbed by the stream's duplicate window). */
+  | { readonly kind: "ack"; readonly streamSeq: number; readonly duplicate: boolean }
+  /** No ack in time: unknown outcome, to be retried with the same Nats-Msg-Id. */
+  | { readonly kind: "timeout" }
+  /**
+   * The stream answered with an error. `rowFault` when this message itself can never be
+   * stored (over the stream's max_msg_size); otherwise the stream or server is the problem.
+   */
+  | { readonly kind: "rejected"; readonly code: number; readonly description: string; readonly rowFault: boolean };
+
+/**
+ * A per-cycle publishing channel. `publish` never waits: the outcome of every call arrives
+ * later, once, through the callback given to `EventPublisher.open`, tagged with `token`.
+ * It throws only when the connection is closed for good.
+ */
+export interface PublishChannel {
+  publish(subject: string, msgId: string, payload: Uint8Array, token: number): void;
+  /** Stops delivering outcomes; outcomes still due are dropped. */
+  close(): void;
+}
+
+export interface EventPublisher {
+  /** Largest message (headers included) the server accepts. */
+  readonly maxPayload: number;
+  /** Bytes the Nats-Msg-Id header adds to a message with this id. */
+  headerBytes(msgId: string): number;
+  open(onOutcome: (token: number, outcome: PublishOutcome) => void): PublishChannel;
+}
+
+/** The watermark store: ETL_PRMREC in production. */
+export interface WatermarkStore {
+  /** The committed watermark, or null when this program has none yet. */
+  load(): Promise<Watermark | null>;
+  /** A cycle starts: STATUS RUNNING, LAST_RUN_TIME now. */
+  begin(): Promise<void>;
+  /** Commits progress during a cycle (STATUS stays RUNNING). */
+  checkpoint(watermark: Watermark, rows: number): Promise<void>;
+  /** A cycle ends: STATUS SUCCESS or FAILED (with the error), the watermark, the cycle's rows. */
+  finish(result: { watermark: Watermark | null; rows: number; error?: string }): Promise<void>;
+}
+
+/** A chunk between the format and serialize stages. */
+export interface EventBatch {
+  positions: Watermark[];
+  events: import("../event/txlog-event.js").TxlogEvent[];
+}
+
+/** A chunk the sink publishes: message i is `payload.subarray(ends[i-1] ?? 0, ends[i])`. */
+export interface EncodedBatch {
+  positions: Watermark[];
+  payload: Uint8Array;
+  ends: Uint32Array;
+}

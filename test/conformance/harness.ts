@@ -1,0 +1,32 @@
+/**
+ * What the source conformance suite needs from a database to test a source adapter against
+ * it. One harness per database (MariaDB always; Oracle when ORACLE_TEST_DSN is set).
+ */
+import type { RowSource } from "../../src/pipeline/types.js";
+
+/** A row to insert; timestamps as `YYYY-MM-DD HH:MM:SS.ffffff` in the database's own zone. */
+export interface ConformanceRow {
+  id: string;
+  caseId: string | null;
+  eventType: string | null;
+  eventData: string | null;
+  eventTimestamp: string;
+  createdAt: string | null;
+}
+
+export interface SourceHarness {
+  /** Shown in test names, e.g. "mariadb" or "oracle". */
+  readonly name: string;
+  /** Creates an empty TXLOG_EVENTS-shaped table under a name unique to this run. */
+  setup(): Promise<void>;
+  /** Inserts and commits rows. */
+  insert(rows: ConformanceRow[]): Promise<void>;
+  /** Database "now" as `YYYY-MM-DD HH:MM:SS.ffffff`, the clock the source's lag bound uses. */
+  dbNow(): Promise<string>;
+  /** A new source adapter reading the harness table. */
+  source(): RowSource;
+  /** Kills the database sessions the source currently holds (connection loss mid-stream). */
+  killSourceSessions(): Promise<void>;
+  /** Drops the table and closes the harness's own connections. */
+  teardown(): Promise<void>;
+}

@@ -10,16 +10,16 @@ import { join } from "node:path";
 import type { Transform } from "node:stream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import Piscina from "piscina";
-import { connectNats, ensureStream, InboxPublisher, isTransientNatsError, StockPublisher } from "./adapters/jetstream.js";
-import { MariadbSource } from "./adapters/mariadb-source.js";
-import { MariadbTracking } from "./adapters/mariadb-tracking.js";
-import type { Config, RetryConfig } from "./config/schema.js";
-import { describeError } from "./errors.js";
-import type { Logger } from "./log.js";
-import { type CycleDeps, CycleError, type CycleResult, runCycle } from "./pipeline/cycle.js";
-import { type RetryPolicy, sleep, withRetry } from "./pipeline/retry.js";
-import { serializeInline, serializeInPool } from "./pipeline/serialize-events.js";
-import type { EventPublisher, RowSource } from "./pipeline/types.js";
+import { connectNats, ensureStream, InboxPublisher, isTransientNatsError, StockPublisher } from "./adapters/jetstream";
+import { MariadbSource } from "./adapters/mariadb-source";
+import { MariadbTracking } from "./adapters/mariadb-tracking";
+import type { Config, RetryConfig } from "./config/schema";
+import { describeError } from "./errors";
+import type { Logger } from "./log";
+import { type CycleDeps, CycleError, type CycleResult, runCycle } from "./pipeline/cycle";
+import { type RetryPolicy, sleep, withRetry } from "./pipeline/retry";
+import { serializeInline, serializeInPool } from "./pipeline/serialize-events";
+import type { EventPublisher, RowSource } from "./pipeline/types";
 
 export function retryPolicy(r: RetryConfig): RetryPolicy {
   return { maxRetries: r.max_retries, initialBackoff: r.initial_backoff, maxBackoff: r.max_backoff, backoffMultiplier: r.backoff_multiplier };
@@ -41,7 +41,7 @@ export function createSource(config: Config, log: Logger): RowSource {
     });
   }
   // Loaded only when used, so a MariaDB-only deployment never touches the Oracle driver.
-  const { OracleSource } = require("./adapters/oracle-source.js") as typeof import("./adapters/oracle-source.js");
+  const { OracleSource } = require("./adapters/oracle-source") as typeof import("./adapters/oracle-source");
   const o = config.oracle_db;
   if (!o) throw new Error("oracle_db section missing"); // the schema already requires it
   return new OracleSource({

@@ -1,6 +1,6 @@
 /** pino logger: JSON lines by default, pretty for a terminal; secrets redacted wherever they appear. */
 import pino from "pino";
-import type { Config } from "./config/schema.js";
+import type { Config } from "./config/schema";
 
 export type Logger = pino.Logger;
 

@@ -9,10 +9,10 @@
  * Any failure: one line `oracle-nats-publisher: error: <cause>` on stderr, exit code 1
  * (2 for usage and configuration errors).
  */
-import { createService } from "./app.js";
-import { loadConfig } from "./config/load.js";
-import { ConfigError, describeError } from "./errors.js";
-import { createLogger, type Logger } from "./log.js";
+import { createService } from "./app";
+import { loadConfig } from "./config/load";
+import { ConfigError, describeError } from "./errors";
+import { createLogger, type Logger } from "./log";
 
 const USAGE = "usage: node dist/main.js [--config FILE] [--once]";
 

@@ -15,8 +15,8 @@
 import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, createInbox, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { PublisherError } from "../errors.js";
-import type { EventPublisher, PublishChannel, PublishOutcome } from "../pipeline/types.js";
+import { PublisherError } from "../errors";
+import type { EventPublisher, PublishChannel, PublishOutcome } from "../pipeline/types";
 
 export interface NatsOptions {
   servers: string[];

@@ -16,10 +16,10 @@
  */
 import { Readable } from "node:stream";
 import * as mariadb from "mariadb";
-import { SourceError } from "../errors.js";
-import { type RetryPolicy, withRetry } from "../pipeline/retry.js";
-import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types.js";
-import { isTransientMariadbError, quoteTable } from "./mariadb-errors.js";
+import { SourceError } from "../errors";
+import { type RetryPolicy, withRetry } from "../pipeline/retry";
+import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
+import { isTransientMariadbError, quoteTable } from "./mariadb-errors";
 
 export interface MariadbSourceOptions {
   host: string;
@@ -65,6 +65,9 @@ export class MariadbSource implements RowSource {
     });
     this.open.add(conn);
     conn.on("end", () => this.open.delete(conn));
+    // A connection killed while idle reports it as an event; the next query on it then fails
+    // and is retried on a fresh connection, so the event itself needs no action.
+    conn.on("error", () => this.open.delete(conn));
     return conn;
   }
 

@@ -9,10 +9,10 @@
  * and a LAST_SUCCESSFUL_TIME of less than microsecond precision becomes DATETIME(6).
  */
 import * as mariadb from "mariadb";
-import { LockError, TrackingError } from "../errors.js";
-import { type RetryPolicy, withRetry } from "../pipeline/retry.js";
-import type { Watermark, WatermarkStore } from "../pipeline/types.js";
-import { isTransientMariadbError } from "./mariadb-errors.js";
+import { LockError, TrackingError } from "../errors";
+import { type RetryPolicy, withRetry } from "../pipeline/retry";
+import type { Watermark, WatermarkStore } from "../pipeline/types";
+import { isTransientMariadbError } from "./mariadb-errors";
 
 export interface TrackingOptions {
   host: string;

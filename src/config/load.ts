@@ -6,8 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import { load as parseYaml } from "js-yaml";
-import { ConfigError } from "../errors.js";
-import { type Config, type Field, type SectionField, schema } from "./schema.js";
+import { ConfigError } from "../errors";
+import { type Config, type Field, type SectionField, schema } from "./schema";
 
 type Env = Record<string, string | undefined>;
 type Plain = Record<string, unknown>;

@@ -15,7 +15,7 @@
  * Pure functions only: used on the main thread and inside piscina workers alike.
  */
 import { createHash, randomUUID } from "node:crypto";
-import type { SourceRow } from "../pipeline/types.js";
+import type { SourceRow } from "../pipeline/types";
 
 export interface TxlogEvent {
   /** Decimal digits, written into the JSON as a number. */

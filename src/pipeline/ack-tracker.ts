@@ -4,7 +4,7 @@
  * (vector's OrderedFinalizer, connect's checkpointer.) Memory is bounded by the span between
  * the oldest unacknowledged message and the newest sent one, i.e. by the in-flight window.
  */
-import type { Watermark } from "./types.js";
+import type { Watermark } from "./types";
 
 export class AckTracker {
   /** Sequence number of positions[head]. */

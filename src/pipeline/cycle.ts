@@ -15,13 +15,13 @@
  */
 import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { describeError, PublisherError } from "../errors.js";
-import type { FormatOptions } from "../event/txlog-event.js";
-import { formatEvents } from "./format-events.js";
-import { JetStreamSink } from "./jetstream-sink.js";
-import type { RetryPolicy } from "./retry.js";
-import { startPosition } from "./start-position.js";
-import type { EventPublisher, RowSource, SourceRow, Watermark, WatermarkStore } from "./types.js";
+import { describeError, PublisherError } from "../errors";
+import type { FormatOptions } from "../event/txlog-event";
+import { formatEvents } from "./format-events";
+import { JetStreamSink } from "./jetstream-sink";
+import type { RetryPolicy } from "./retry";
+import { startPosition } from "./start-position";
+import type { EventPublisher, RowSource, SourceRow, Watermark, WatermarkStore } from "./types";
 
 export interface CycleSettings {
   batchSize: number;

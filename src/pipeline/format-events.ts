@@ -1,7 +1,7 @@
 /** Stage 2: source rows -> events with trace_id and data_type (still objects, not bytes). */
 import { Transform, type TransformCallback } from "node:stream";
-import { type FormatOptions, formatEvent } from "../event/txlog-event.js";
-import type { EventBatch, SourceRow, Watermark } from "./types.js";
+import { type FormatOptions, formatEvent } from "../event/txlog-event";
+import type { EventBatch, SourceRow, Watermark } from "./types";
 
 export function formatEvents(options: FormatOptions): Transform {
   return new Transform({

@@ -15,10 +15,10 @@
  * - The watermark (AckTracker) only moves over the fully acknowledged prefix.
  */
 import { Writable } from "node:stream";
-import { PublishError, UnpublishableRowError } from "../errors.js";
-import { AckTracker } from "./ack-tracker.js";
-import { backoffMs, type RetryPolicy } from "./retry.js";
-import type { EncodedBatch, EventPublisher, PublishChannel, PublishOutcome, Watermark } from "./types.js";
+import { PublishError, UnpublishableRowError } from "../errors";
+import { AckTracker } from "./ack-tracker";
+import { backoffMs, type RetryPolicy } from "./retry";
+import type { EncodedBatch, EventPublisher, PublishChannel, PublishOutcome, Watermark } from "./types";
 
 export interface SinkOptions {
   publisher: EventPublisher;
@@ -68,7 +68,10 @@ export class JetStreamSink extends Writable {
   private readonly options: SinkOptions;
   private readonly channel: PublishChannel;
   private readonly inFlight = new Map<number, Pending>();
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Messages waiting out a retry backoff (still holding their window slot). */
+  private readonly retryWaits = new Map<NodeJS.Timeout, Pending>();
+  /** Set once the sink has to fail: nothing new is sent, in-flight publishes settle first. */
+  private failure: Error | null = null;
   private readonly ready: Pending[] = [];
   private nextToken = 0;
   private batch: EncodedBatch | null = null;
@@ -102,8 +105,8 @@ export class JetStreamSink extends Writable {
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    for (const timer of this.retryTimers) clearTimeout(timer);
-    this.retryTimers.clear();
+    for (const timer of this.retryWaits.keys()) clearTimeout(timer);
+    this.retryWaits.clear();
     this.channel.close();
     callback(err);
   }
@@ -125,7 +128,7 @@ export class JetStreamSink extends Writable {
 
   /** Fills the window: retries first (they hold the oldest positions), then new messages. */
   private pump(): void {
-    if (this.destroyed) return;
+    if (this.destroyed || this.failure) return;
     try {
       while (this.ready.length > 0) this.send(this.ready.shift() as Pending);
       const batch = this.batch;
@@ -181,6 +184,13 @@ export class JetStreamSink extends Writable {
   private onOutcome(token: number, outcome: PublishOutcome): void {
     const message = this.inFlight.get(token);
     if (!message || this.destroyed) return; // a late answer to an attempt already settled
+    if (this.failure) {
+      // Draining before failing: count what was stored, retry nothing.
+      this.inFlight.delete(token);
+      if (outcome.kind === "ack") this.tracker.ack(message.seq);
+      this.settleFailure();
+      return;
+    }
     switch (outcome.kind) {
       case "ack":
         this.inFlight.delete(token);
@@ -200,7 +210,8 @@ export class JetStreamSink extends Writable {
           this.pump();
           return;
         }
-        this.destroy(new PublishError(`JetStream rejected ${message.msgId} on ${message.subject}: ${outcome.description} (code ${outcome.code})`));
+        this.inFlight.delete(token);
+        this.fail(new PublishError(`JetStream rejected ${message.msgId} on ${message.subject}: ${outcome.description} (code ${outcome.code})`));
         return;
     }
   }
@@ -208,27 +219,48 @@ export class JetStreamSink extends Writable {
   private retryLater(message: Pending, reason: string): void {
     message.attempts++;
     if (message.attempts > this.options.retry.maxRetries) {
-      this.destroy(
-        new PublishError(`no ack for ${message.msgId} after ${message.attempts} attempts (${reason}); the watermark stays at the last acknowledged row`),
-      );
+      this.inFlight.delete(message.token);
+      this.fail(new PublishError(`no ack for ${message.msgId} after ${message.attempts} attempts (${reason}); the watermark stays at the last acknowledged row`));
       return;
     }
     const waitMs = backoffMs(this.options.retry, message.attempts);
     this.stats.retries++;
     this.options.onRetry?.({ id: message.position.id, attempt: message.attempts, waitMs });
     const timer = setTimeout(() => {
-      this.retryTimers.delete(timer);
+      this.retryWaits.delete(timer);
       this.ready.push(message);
       this.pump();
     }, waitMs);
-    this.retryTimers.add(timer);
+    this.retryWaits.set(timer, message);
+  }
+
+  /**
+   * Fails the sink the gentle way: nothing new is sent and messages waiting for a retry are
+   * given up, but publishes already in flight get their answer first, so the watermark covers
+   * every row that was stored (each has its own publish timeout, so this ends).
+   */
+  private fail(err: Error): void {
+    if (this.failure || this.destroyed) return;
+    this.failure = err;
+    for (const [timer, message] of this.retryWaits) {
+      clearTimeout(timer);
+      this.inFlight.delete(message.token);
+    }
+    this.retryWaits.clear();
+    for (const message of this.ready) this.inFlight.delete(message.token);
+    this.ready.length = 0;
+    this.settleFailure();
+  }
+
+  private settleFailure(): void {
+    if (this.failure && this.inFlight.size === 0) this.destroy(this.failure);
   }
 
   /** Replaces a message that can never be stored with its dead-letter record (or fails). */
   private deadLetter(message: Pending, reason: string): void {
     const { id, ts } = message.position;
     if (this.options.onUnpublishable === "fail") {
-      this.destroy(
+      this.fail(
         new UnpublishableRowError(
           `row ID ${id} (EVENT_TIMESTAMP ${ts}) of ${this.options.table} cannot be published: ${reason}; set publisher.on_unpublishable: dead_letter to divert it and go on`,
         ),

@@ -9,8 +9,8 @@
  */
 import { Transform, type TransformCallback } from "node:stream";
 import type Piscina from "piscina";
-import { packEvents } from "../event/txlog-event.js";
-import type { EncodedBatch, EventBatch } from "./types.js";
+import { packEvents } from "../event/txlog-event";
+import type { EncodedBatch, EventBatch } from "./types";
 
 export function serializeInline(): Transform {
   return new Transform({

@@ -1,5 +1,5 @@
 /** Where a program with no watermark yet starts: `publisher.start_from`. */
-import type { RowSource, Watermark } from "./types.js";
+import type { RowSource, Watermark } from "./types";
 
 /** Sorts before any real ID: "every row at this time is still to come". */
 export const BEFORE_ALL_IDS = `-${"9".repeat(38)}`;

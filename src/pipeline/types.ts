@@ -107,7 +107,7 @@ export interface WatermarkStore {
 /** A chunk between the format and serialize stages. */
 export interface EventBatch {
   positions: Watermark[];
-  events: import("../event/txlog-event.js").TxlogEvent[];
+  events: import("../event/txlog-event").TxlogEvent[];
 }
 
 /** A chunk the sink publishes: message i is `payload.subarray(ends[i-1] ?? 0, ends[i])`. */

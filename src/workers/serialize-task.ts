@@ -3,7 +3,7 @@
  * back by transfer, not by copy. Imports nothing from the pipeline.
  */
 import { transferableSymbol, valueSymbol } from "piscina";
-import { type PackedEvents, packEvents, type TxlogEvent } from "../event/txlog-event.js";
+import { type PackedEvents, packEvents, type TxlogEvent } from "../event/txlog-event";
 
 export default function serializeTask(events: TxlogEvent[]): PackedEvents {
   const packed = packEvents(events);

@@ -2,7 +2,7 @@
  * What the source conformance suite needs from a database to test a source adapter against
  * it. One harness per database (MariaDB always; Oracle when ORACLE_TEST_DSN is set).
  */
-import type { RowSource } from "../../src/pipeline/types.js";
+import type { RowSource } from "../../src/pipeline/types";
 
 /** A row to insert; timestamps as `YYYY-MM-DD HH:MM:SS.ffffff` in the database's own zone. */
 export interface ConformanceRow {

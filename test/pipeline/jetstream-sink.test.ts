@@ -1,0 +1,128 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import t from "tap";
+import { PublishError, UnpublishableRowError } from "../../src/errors";
+import { formatEvent, packEvents } from "../../src/event/txlog-event";
+import { JetStreamSink, type SinkOptions } from "../../src/pipeline/jetstream-sink";
+import type { EncodedBatch, SourceRow } from "../../src/pipeline/types";
+import { FakePublisher } from "../fakes/fake-publisher";
+
+const TS = "2026-01-01 00:00:00.000000";
+
+function batch(ids: number[], dataBytes = 10): EncodedBatch {
+  const rows: SourceRow[] = ids.map((id) => ({ id: String(id), caseId: "c", eventType: "t", eventData: "x".repeat(dataBytes), eventTimestamp: TS, createdAt: null }));
+  const packed = packEvents(rows.map((r) => formatEvent(r, { timeZone: "UTC", dataType: "d", traceId: "row", table: "T" })));
+  return { positions: rows.map((r) => ({ ts: r.eventTimestamp, id: r.id })), payload: packed.payload, ends: packed.ends };
+}
+
+function sink(publisher: FakePublisher, options: Partial<SinkOptions> = {}): JetStreamSink {
+  return new JetStreamSink({
+    publisher,
+    table: "T",
+    subject: "ev",
+    deadLetterSubject: "ev.dlq",
+    onUnpublishable: "dead_letter",
+    maxInFlight: 8,
+    retry: { maxRetries: 3, initialBackoff: 0.001, maxBackoff: 0.01, backoffMultiplier: 2 },
+    start: null,
+    ...options,
+  });
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+t.test("publishes every message once, with Nats-Msg-Id <table>:<ID>, never more than max_in_flight at a time", async (t) => {
+  const publisher = new FakePublisher();
+  const s = sink(publisher, { maxInFlight: 8 });
+  await pipeline(Readable.from([batch(range(1, 50)), batch(range(51, 100))]), s);
+  t.same(publisher.stored, range(1, 100).map((id) => `T:${id}`));
+  t.ok(publisher.maxInFlightSeen <= 8, `at most 8 in flight (saw ${publisher.maxInFlightSeen})`);
+  t.ok(publisher.maxInFlightSeen >= 4, "the window is actually used");
+  t.same(s.watermark, { ts: TS, id: "100" });
+  t.equal(s.stats.acked, 100);
+  t.match(publisher.published[0]?.payload, /^\{"id":1,/);
+});
+
+t.test("a timed-out publish is retried with the same msg id and the watermark waits for it", async (t) => {
+  const publisher = new FakePublisher();
+  publisher.fate = (msgId, attempt) => (msgId === "T:3" && attempt <= 2 ? { kind: "timeout" } : undefined);
+  const retries: number[] = [];
+  const s = sink(publisher, { onRetry: (r) => retries.push(r.attempt) });
+  await pipeline(Readable.from([batch(range(1, 10))]), s);
+  const attemptsOf3 = publisher.published.filter((p) => p.msgId === "T:3");
+  t.equal(attemptsOf3.length, 3, "two timeouts, then stored");
+  t.same(new Set(attemptsOf3.map((p) => p.payload)).size, 1, "the same bytes every time");
+  t.same(retries, [1, 2]);
+  t.same(s.watermark, { ts: TS, id: "10" });
+  t.equal(s.stats.retries, 2);
+});
+
+t.test("when retries run out the sink fails and the watermark stays below the lost message", async (t) => {
+  const publisher = new FakePublisher();
+  publisher.fate = (msgId) => (msgId === "T:5" ? { kind: "timeout" } : undefined);
+  const s = sink(publisher, { maxInFlight: 4 });
+  await t.rejects(pipeline(Readable.from([batch(range(1, 20))]), s), PublishError);
+  t.same(s.watermark, { ts: TS, id: "4" }, "rows after the lost one may be stored, but the watermark does not pass it");
+  t.equal(publisher.published.filter((p) => p.msgId === "T:5").length, 4, "1 attempt + 3 retries");
+  t.ok(publisher.published.length < 40, "the window kept the sink from running far ahead");
+});
+
+t.test("a stored-twice answer (duplicate) counts as acknowledged", async (t) => {
+  const publisher = new FakePublisher();
+  publisher.stored.push("T:2");
+  const s = sink(publisher);
+  await pipeline(Readable.from([batch([1, 2, 3])]), s);
+  t.equal(s.stats.duplicates, 1);
+  t.same(s.watermark, { ts: TS, id: "3" });
+});
+
+t.test("a row over max_payload goes to the dead-letter subject in its place, and the rest go on", async (t) => {
+  const publisher = new FakePublisher(2000);
+  const s = sink(publisher);
+  const dead: string[] = [];
+  const big = batch([2], 5000);
+  const b = batch([1]);
+  const c = batch([3]);
+  await pipeline(Readable.from([b, big, c]), new JetStreamSink({ ...(s as unknown as { options: SinkOptions }).options, onDeadLetter: (r) => dead.push(r.id) }));
+  const dlq = publisher.published.find((p) => p.subject === "ev.dlq");
+  t.ok(dlq, "a dead-letter message was published");
+  t.equal(dlq?.msgId, "T:2:dlq");
+  const record = JSON.parse(dlq?.payload ?? "{}") as Record<string, unknown>;
+  t.match(record, { table: "T", id: "2", event_timestamp: TS, msg_id: "T:2", subject: "ev" });
+  t.match(record.reason, /exceeds the server's max_payload of 2000 bytes/);
+  t.same(dead, ["2"]);
+  t.same(publisher.stored, ["T:1", "T:2:dlq", "T:3"]);
+});
+
+t.test("with on_unpublishable: fail, an oversized row fails the sink and names the row", async (t) => {
+  const publisher = new FakePublisher(2000);
+  const s = sink(publisher, { onUnpublishable: "fail" });
+  await t.rejects(pipeline(Readable.from([batch([1]), batch([2], 5000), batch([3])]), s), { name: "UnpublishableRowError", message: /row ID 2 .* cannot be published: .*max_payload/ });
+  t.type(UnpublishableRowError, "function");
+  t.same(s.watermark, { ts: TS, id: "1" });
+  t.notOk(publisher.stored.includes("T:3"), "nothing after the bad row is published");
+});
+
+t.test("a stream that rejects a message as too large (row fault) dead-letters it; other rejections fail the sink", async (t) => {
+  const publisher = new FakePublisher();
+  publisher.fate = (msgId) => (msgId === "T:2" ? { kind: "rejected", code: 10054, description: "message size exceeds maximum allowed", rowFault: true } : undefined);
+  const s = sink(publisher);
+  await pipeline(Readable.from([batch([1, 2, 3])]), s);
+  t.same(publisher.stored, ["T:1", "T:3", "T:2:dlq"].filter((id) => publisher.stored.includes(id)));
+  t.ok(publisher.stored.includes("T:2:dlq"));
+  t.same(s.watermark, { ts: TS, id: "3" });
+
+  const failing = new FakePublisher();
+  failing.fate = (msgId) => (msgId === "T:2" ? { kind: "rejected", code: 10077, description: "maximum messages exceeded", rowFault: false } : undefined);
+  await t.rejects(pipeline(Readable.from([batch([1, 2, 3])]), sink(failing)), { name: "PublishError", message: /rejected T:2 .*maximum messages exceeded \(code 10077\)/ });
+});
+
+t.test("outcomes that arrive after the sink failed are ignored", async (t) => {
+  const publisher = new FakePublisher();
+  publisher.delayMs = 20;
+  publisher.fate = (msgId) => (msgId === "T:1" ? { kind: "rejected", code: 1, description: "boom", rowFault: false } : undefined);
+  const s = sink(publisher);
+  await t.rejects(pipeline(Readable.from([batch(range(1, 5))]), s));
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(s.watermark, null);
+});

@@ -21,6 +21,15 @@ import { type RetryPolicy, sleep, withRetry } from "./pipeline/retry";
 import { serializeInline, serializeInPool } from "./pipeline/serialize-events";
 import type { EventPublisher, RowSource } from "./pipeline/types";
 
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export function retryPolicy(r: RetryConfig): RetryPolicy {
   return { maxRetries: r.max_retries, initialBackoff: r.initial_backoff, maxBackoff: r.max_backoff, backoffMultiplier: r.backoff_multiplier };
 }
@@ -95,7 +104,9 @@ export async function createService(config: Config, log: Logger): Promise<Servic
   const close = async () => {
     await serializer?.close().catch(() => undefined);
     await source?.close().catch(() => undefined);
-    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc?.close());
+    // Every publish was acknowledged (or given up) before we get here, so nothing needs a
+    // drain; close() does not wait on a server that stopped answering.
+    if (nc && !nc.isClosed()) await withTimeout(nc.close(), 5000).catch(() => undefined);
     await store.close();
   };
   try {

@@ -37,7 +37,11 @@ const V7_COLUMNS = ["PROGRAM_NAME", "LAST_SUCCESSFUL_TIME", "LAST_RUN_TIME", "ST
 export class MariadbTracking implements WatermarkStore {
   private readonly options: TrackingOptions;
   private readonly table: string;
-  private pool: mariadb.Pool | null = null;
+  /**
+   * One connection, not a pool: a pool reports bad credentials as a generic "could not get a
+   * connection" timeout (transient), which would hide the cause behind a retry storm.
+   */
+  private conn: mariadb.Connection | null = null;
   private lockConn: mariadb.Connection | null = null;
 
   constructor(options: TrackingOptions) {
@@ -69,9 +73,20 @@ export class MariadbTracking implements WatermarkStore {
     try {
       return await withRetry(
         async () => {
-          if (!this.pool)
-            this.pool = mariadb.createPool({ ...this.connectionConfig(), connectionLimit: 2, acquireTimeout: this.options.connectTimeoutMs + 1000 });
-          return (await this.pool.query(sql, params)) as T;
+          if (!this.conn?.isValid()) {
+            this.conn?.destroy();
+            this.conn = await mariadb.createConnection(this.connectionConfig());
+            this.conn.on("error", () => undefined); // surfaces at the next query, which reconnects
+          }
+          try {
+            return (await this.conn.query(sql, params)) as T;
+          } catch (err) {
+            if (isTransientMariadbError(err)) {
+              this.conn?.destroy();
+              this.conn = null;
+            }
+            throw err;
+          }
         },
         this.options.retry,
         isTransientMariadbError,
@@ -206,8 +221,8 @@ export class MariadbTracking implements WatermarkStore {
   async close(): Promise<void> {
     this.lockConn?.destroy();
     this.lockConn = null;
-    const pool = this.pool;
-    this.pool = null;
-    await pool?.end().catch(() => undefined);
+    const conn = this.conn;
+    this.conn = null;
+    await conn?.end().catch(() => conn.destroy());
   }
 }

@@ -153,7 +153,7 @@ export class JetStreamSink extends Writable {
               `message of ${message.payload.length + this.options.publisher.headerBytes(message.msgId)} bytes exceeds the server's max_payload of ${this.options.publisher.maxPayload} bytes`,
             );
           else this.send(message);
-          if (this.destroyed) return;
+          if (this.destroyed || this.failure) return;
         }
         if (this.index === positions.length) {
           const done = this.batchDone;

@@ -1,0 +1,154 @@
+/**
+ * The SQL the Oracle source issues, built from validated pieces only: the table name is the
+ * one thing inlined (after `validateTable`), every value is a bind variable.
+ *
+ * Timestamps never travel as JS `Date` (millisecond precision, shifted by the process zone):
+ * they leave the database as `TO_CHAR(..., 'YYYY-MM-DD HH24:MI:SS.FF6')` text and come back
+ * as text bound through `TO_TIMESTAMP(:x, <same format>)`. The expressions depend on the
+ * column's type, read once from the query metadata:
+ *
+ *   kind       column type                         selected as                              bound value
+ *   date       DATE                                TO_CHAR(c,'...SS') || '.000000'          TO_DATE(SUBSTR(:x,1,19),'...SS')
+ *   timestamp  TIMESTAMP(0..6)                     TO_CHAR(c, FMT)                          TO_TIMESTAMP(:x, FMT)
+ *   zoned      TIMESTAMP WITH [LOCAL] TIME ZONE    TO_CHAR((c AT TIME ZONE :zone), FMT)     FROM_TZ(TO_TIMESTAMP(:x, FMT), :zone)
+ *
+ * Comparisons keep the bare column on the left, so the (EVENT_TIMESTAMP, ID) index serves
+ * the predicate and the ORDER BY: for `date` the bound side is made a DATE (comparing a DATE
+ * column with a TIMESTAMP would convert the column and lose the index); for `zoned` the bound
+ * side is an instant in `:zone`, compared by instant.
+ */
+import { SourceError } from "../errors";
+
+/** Text form of every timestamp the source reads or binds (26 characters, microseconds). */
+export const TS_FORMAT = "YYYY-MM-DD HH24:MI:SS.FF6";
+const DATE_FORMAT = "YYYY-MM-DD HH24:MI:SS";
+
+/** The `Watermark.ts` shape: exactly what TO_CHAR(..., TS_FORMAT) produces. */
+export const TS_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
+
+export type TimestampKind = "date" | "timestamp" | "zoned";
+
+/** How the two timestamp columns of the configured table are typed. */
+export interface ColumnKinds {
+  eventTimestamp: TimestampKind;
+  createdAt: TimestampKind;
+}
+
+const IDENT = /^[A-Za-z][A-Za-z0-9_$#]{0,127}$/;
+
+/**
+ * Accepts `IDENT` or `SCHEMA.IDENT` (unquoted Oracle identifiers) and returns it unchanged;
+ * anything else could smuggle SQL into the one inlined name, so it is refused.
+ */
+export function validateTable(table: string): string {
+  const parts = table.split(".");
+  if (parts.length < 1 || parts.length > 2 || !parts.every((p) => IDENT.test(p))) {
+    throw new SourceError(
+      `Oracle source table ${JSON.stringify(table)} is not a valid name: expected TABLE or SCHEMA.TABLE, each part a letter followed by up to 127 letters, digits, _, $ or #`,
+      false,
+    );
+  }
+  return table;
+}
+
+/**
+ * The zone naive timestamps are in, as Oracle understands it: `UTC`/`Z` become `+00:00`
+ * (a fixed offset needs no time-zone file), `+09:00` stays, a region name such as
+ * `Asia/Tokyo` is passed on (the database resolves it; ORA-01882 if it does not know it).
+ */
+export function normalizeZone(zone: string): string {
+  const z = zone.trim();
+  if (/^(UTC|Z|GMT)$/i.test(z)) return "+00:00";
+  if (/^[+-](0\d|1[0-4]):[0-5]\d$/.test(z)) return z;
+  if (/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/.test(z)) return z;
+  throw new SourceError(`Oracle source time zone ${JSON.stringify(zone)} is not UTC, an offset like +09:00, or a region like Asia/Tokyo`, false);
+}
+
+/** The column as `YYYY-MM-DD HH:MM:SS.ffffff` text in the configured zone. */
+function asText(column: string, kind: TimestampKind): string {
+  switch (kind) {
+    case "date":
+      // FF is not valid for DATE (ORA-01821); a DATE has no fraction, so append it.
+      return `TO_CHAR(${column}, '${DATE_FORMAT}') || '.000000'`;
+    case "timestamp":
+      return `TO_CHAR(${column}, '${TS_FORMAT}')`;
+    case "zoned":
+      return `TO_CHAR((${column} AT TIME ZONE :zone), '${TS_FORMAT}')`;
+  }
+}
+
+/** A bound timestamp text as a value comparable with the column without converting the column. */
+function asValue(bind: string, kind: TimestampKind): string {
+  switch (kind) {
+    case "date":
+      // Whole seconds: exact for the `<=` upper bound, and watermarks read from a DATE
+      // column always end in .000000.
+      return `TO_DATE(SUBSTR(:${bind}, 1, 19), '${DATE_FORMAT}')`;
+    case "timestamp":
+      return `TO_TIMESTAMP(:${bind}, '${TS_FORMAT}')`;
+    case "zoned":
+      return `FROM_TZ(TO_TIMESTAMP(:${bind}, '${TS_FORMAT}'), :zone)`;
+  }
+}
+
+const usesZone = (kinds: ColumnKinds, ...which: (keyof ColumnKinds)[]): boolean => which.some((k) => kinds[k] === "zoned");
+
+export interface Statement {
+  sql: string;
+  binds: Record<string, string | number>;
+}
+
+/** Zero rows; its metadata says how the columns are typed (and it fails fast on a missing table or column). */
+export function describeSql(table: string): string {
+  return `SELECT ID, CASE_ID, EVENT_TYPE, EVENT_DATA, EVENT_TIMESTAMP, CREATED_AT FROM ${table} WHERE 1 = 0`;
+}
+
+/**
+ * The read's upper bound: the database clock minus the lag, as wall-clock text in the
+ * configured zone. SYSTIMESTAMP is the database server's clock with its offset, so
+ * `AT TIME ZONE :zone` expresses it in the zone the rows' naive timestamps are in.
+ * LOCALTIMESTAMP/CURRENT_TIMESTAMP are avoided on purpose: they use the session time zone,
+ * which Thin mode sets from the Node process's TZ (lib/thin/protocol/messages/auth.js).
+ */
+export function upperBoundStatement(zone: string, lagSeconds: number): Statement {
+  return {
+    sql: `SELECT TO_CHAR((SYSTIMESTAMP AT TIME ZONE :zone) - NUMTODSINTERVAL(:lag, 'SECOND'), '${TS_FORMAT}') AS UPPER_BOUND FROM DUAL`,
+    binds: { zone, lag: lagSeconds },
+  };
+}
+
+// Aliases differ from the column names: Oracle resolves ORDER BY names against select-list
+// aliases first, and ordering by the TO_CHAR text would defeat the index.
+const SELECT_LIST = (k: ColumnKinds): string =>
+  `SELECT ID, CASE_ID, EVENT_TYPE, EVENT_DATA, ${asText("EVENT_TIMESTAMP", k.eventTimestamp)} AS EVENT_TS, ${asText("CREATED_AT", k.createdAt)} AS CREATED_TS`;
+
+/**
+ * One page in keyset order: rows strictly after (t, id), at or below `upper`, at most `n`.
+ * Oracle has no row-value comparison, hence the OR form (FIELD-NOTES).
+ */
+export function pageStatement(table: string, kinds: ColumnKinds, zone: string, after: { ts: string; id: string } | null, upper: string, n: number): Statement {
+  const ts = kinds.eventTimestamp;
+  const where = [
+    ...(after ? [`(EVENT_TIMESTAMP > ${asValue("t", ts)} OR (EVENT_TIMESTAMP = ${asValue("t", ts)} AND ID > :id))`] : []),
+    `EVENT_TIMESTAMP <= ${asValue("upper", ts)}`,
+  ].join(" AND ");
+  const binds: Record<string, string | number> = {
+    ...(after ? { t: after.ts, id: after.id } : {}),
+    upper,
+    n,
+    ...(usesZone(kinds, "eventTimestamp", "createdAt") ? { zone } : {}),
+  };
+  return {
+    sql: `${SELECT_LIST(kinds)} FROM ${table} WHERE ${where} ORDER BY EVENT_TIMESTAMP, ID FETCH FIRST :n ROWS ONLY`,
+    binds,
+  };
+}
+
+/** The newest (EVENT_TIMESTAMP, ID) at or below `upper`. */
+export function latestStatement(table: string, kinds: ColumnKinds, zone: string, upper: string): Statement {
+  const ts = kinds.eventTimestamp;
+  return {
+    sql: `SELECT ID, ${asText("EVENT_TIMESTAMP", ts)} AS EVENT_TS FROM ${table} WHERE EVENT_TIMESTAMP <= ${asValue("upper", ts)} ORDER BY EVENT_TIMESTAMP DESC, ID DESC FETCH FIRST 1 ROWS ONLY`,
+    binds: { upper, ...(usesZone(kinds, "eventTimestamp") ? { zone } : {}) },
+  };
+}

@@ -138,7 +138,14 @@ export const schema: SectionField = {
       requiredWhen: (c) => ((c.source as Record<string, unknown> | undefined)?.kind ?? "oracle") === "oracle",
       fields: {
         user: { kind: "string", env: "ORACLE_USER", description: "Oracle user." },
-        password: { kind: "string", env: "ORACLE_PASSWORD", secret: true, allowEmpty: true, default: "", description: "Oracle password (prefer the environment variable ORACLE_PASSWORD)." },
+        password: {
+          kind: "string",
+          env: "ORACLE_PASSWORD",
+          secret: true,
+          allowEmpty: true,
+          default: "",
+          description: "Oracle password (prefer the environment variable ORACLE_PASSWORD).",
+        },
         dsn: { kind: "string", env: "ORACLE_DSN", description: "Connect string, e.g. dbhost:1521/ORCLPDB1 or a TNS descriptor." },
         pool_min: { kind: "number", integer: true, min: 0, default: 0, description: "Connections kept open in the pool." },
         pool_max: { kind: "number", integer: true, min: 1, default: 2, description: "Connections at most." },

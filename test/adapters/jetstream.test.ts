@@ -45,7 +45,10 @@ t.test("ensureStream creates a missing stream, accepts a wider operator stream a
   t.equal(found.created, false);
   t.same(found.info.config.subjects, [`${prefix}.>`], "an operator's wider filter is left alone");
   t.equal(found.info.config.max_msgs, 12345, "and so is the rest of its configuration");
-  await t.rejects(ensureStream(nc, name, [`other.ev`, `${prefix}.ev.dlq`], 90), { name: "NatsSetupError", message: /does not capture other\.ev \(its subjects: / });
+  await t.rejects(ensureStream(nc, name, [`other.ev`, `${prefix}.ev.dlq`], 90), {
+    name: "NatsSetupError",
+    message: /does not capture other\.ev \(its subjects: /,
+  });
 });
 
 for (const [mode, make] of [
@@ -63,7 +66,16 @@ for (const [mode, make] of [
     await ensureStream(nc, name, [subject, `${subject}.dlq`], 120);
     const publisher: EventPublisher = make(nc);
     const run = async () => {
-      const sink = new JetStreamSink({ publisher, table: "T", subject, deadLetterSubject: `${subject}.dlq`, onUnpublishable: "dead_letter", maxInFlight: 16, retry, start: null });
+      const sink = new JetStreamSink({
+        publisher,
+        table: "T",
+        subject,
+        deadLetterSubject: `${subject}.dlq`,
+        onUnpublishable: "dead_letter",
+        maxInFlight: 16,
+        retry,
+        start: null,
+      });
       await pipeline(Readable.from([batch(range(1, 150)), batch(range(151, 300))]), sink);
       return sink;
     };
@@ -92,14 +104,27 @@ t.test("both ack modes ride out a stalled server: timeouts are retried with the 
     const subject = `${name.toLowerCase()}.ev`;
     await ensureStream(nc, name, [subject, `${subject}.dlq`], 120);
     const publisher = mode === "inbox" ? new InboxPublisher(nc, 300) : new StockPublisher(nc, 300);
-    const sink = new JetStreamSink({ publisher, table: "T", subject, deadLetterSubject: `${subject}.dlq`, onUnpublishable: "dead_letter", maxInFlight: 32, retry: { maxRetries: 20, initialBackoff: 0.1, maxBackoff: 0.2, backoffMultiplier: 2 }, start: null });
+    const sink = new JetStreamSink({
+      publisher,
+      table: "T",
+      subject,
+      deadLetterSubject: `${subject}.dlq`,
+      onUnpublishable: "dead_letter",
+      maxInFlight: 32,
+      retry: { maxRetries: 20, initialBackoff: 0.1, maxBackoff: 0.2, backoffMultiplier: 2 },
+      start: null,
+    });
     // Stall the server (SIGSTOP) while the first rows are in flight, then let it go on.
     server.pause();
     setTimeout(() => server.resume(), 900);
     await pipeline(Readable.from([batch(range(1, 100)), batch(range(101, 200))]), sink);
     t.ok(sink.stats.retries > 0, `${mode}: publishes timed out and were retried (${sink.stats.retries})`);
     const stored = await readStream(nc, name);
-    t.same(idsOf(stored, subject).sort((a, b) => Number(a) - Number(b)), range(1, 200).map(String), `${mode}: every row exactly once`);
+    t.same(
+      idsOf(stored, subject).sort((a, b) => Number(a) - Number(b)),
+      range(1, 200).map(String),
+      `${mode}: every row exactly once`,
+    );
     t.same(sink.watermark, { ts: TS, id: "200" });
     await deleteStream(nc, name);
     await nc.close();

@@ -1,6 +1,6 @@
 import t from "tap";
-import { AFTER_ALL_IDS, MariadbTracking } from "../../src/adapters/mariadb-tracking";
 import { connectLocal, local } from "../../scripts/lib/txlog-table";
+import { AFTER_ALL_IDS, MariadbTracking } from "../../src/adapters/mariadb-tracking";
 import { uniqueName } from "../helpers/services";
 
 const retry = { maxRetries: 1, initialBackoff: 0.05, maxBackoff: 0.1, backoffMultiplier: 2 };
@@ -21,19 +21,26 @@ t.test("creates the table, records RUNNING / SUCCESS / FAILED, and round-trips a
   await s.open();
   t.equal(await s.load(), null, "no row yet: no watermark");
   await s.begin();
-  let [row] = (await conn.query(`SELECT STATUS, LAST_RUN_TIME IS NOT NULL AS ran FROM \`${table}\` WHERE PROGRAM_NAME = 'prog_a'`)) as Array<{ STATUS: string; ran: number }>;
-  t.equal(row?.STATUS, "RUNNING");
+  const [running] = (await conn.query(`SELECT STATUS, LAST_RUN_TIME IS NOT NULL AS ran FROM \`${table}\` WHERE PROGRAM_NAME = 'prog_a'`)) as Array<{
+    STATUS: string;
+    ran: number;
+  }>;
+  t.match(running, { STATUS: "RUNNING", ran: 1 });
   const wm = { ts: "2026-05-06 07:08:09.123456", id: "9223372036854775807" };
   await s.checkpoint(wm, 10);
   t.same(await s.load(), wm, "microseconds and a 64-bit id survive");
   await s.finish({ watermark: { ts: wm.ts, id: "12345678901234567890123456789012345678" }, rows: 42 });
-  [row] = (await conn.query(`SELECT STATUS, RECORDS_PROCESSED, ERROR_MESSAGE FROM \`${table}\``)) as Array<{ STATUS: string; RECORDS_PROCESSED: bigint; ERROR_MESSAGE: null }>;
-  t.match(row, { STATUS: "SUCCESS", RECORDS_PROCESSED: 42n, ERROR_MESSAGE: null });
+  const [succeeded] = (await conn.query(`SELECT STATUS, RECORDS_PROCESSED, ERROR_MESSAGE FROM \`${table}\``)) as Array<{
+    STATUS: string;
+    RECORDS_PROCESSED: bigint;
+    ERROR_MESSAGE: null;
+  }>;
+  t.match(succeeded, { STATUS: "SUCCESS", RECORDS_PROCESSED: 42n, ERROR_MESSAGE: null });
   t.same(await s.load(), { ts: wm.ts, id: "12345678901234567890123456789012345678" }, "a 38-digit id survives");
   await s.begin();
   await s.finish({ watermark: null, rows: 0, error: "NATS down" });
-  [row] = (await conn.query(`SELECT STATUS, ERROR_MESSAGE FROM \`${table}\``)) as Array<{ STATUS: string; ERROR_MESSAGE: string }>;
-  t.match(row, { STATUS: "FAILED", ERROR_MESSAGE: "NATS down" });
+  const [failed] = (await conn.query(`SELECT STATUS, ERROR_MESSAGE FROM \`${table}\``)) as Array<{ STATUS: string; ERROR_MESSAGE: string }>;
+  t.match(failed, { STATUS: "FAILED", ERROR_MESSAGE: "NATS down" });
   t.same(await s.load(), { ts: wm.ts, id: "12345678901234567890123456789012345678" }, "a failure without progress keeps the watermark");
 });
 
@@ -49,7 +56,9 @@ t.test("a V7 table is migrated in place and its row resumes after LAST_SUCCESSFU
     ERROR_MESSAGE TEXT NULL,
     CREATED_AT DATETIME DEFAULT CURRENT_TIMESTAMP,
     UPDATED_AT DATETIME DEFAULT CURRENT_TIMESTAMP)`);
-  await conn.query(`INSERT INTO \`${table}\` (PROGRAM_NAME, LAST_SUCCESSFUL_TIME, STATUS, RECORDS_PROCESSED) VALUES ('v7_prog', '2026-02-03 04:05:06', 'SUCCESS', 7)`);
+  await conn.query(
+    `INSERT INTO \`${table}\` (PROGRAM_NAME, LAST_SUCCESSFUL_TIME, STATUS, RECORDS_PROCESSED) VALUES ('v7_prog', '2026-02-03 04:05:06', 'SUCCESS', 7)`,
+  );
   const s = store(table, "v7_prog");
   t.teardown(async () => {
     await s.close();
@@ -57,11 +66,17 @@ t.test("a V7 table is migrated in place and its row resumes after LAST_SUCCESSFU
     await conn.end();
   });
   await s.open();
-  const columns = (await conn.query("SELECT COLUMN_NAME, DATETIME_PRECISION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", [table])) as Array<{
+  const columns = (await conn.query(
+    "SELECT COLUMN_NAME, DATETIME_PRECISION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+    [table],
+  )) as Array<{
     COLUMN_NAME: string;
     DATETIME_PRECISION: number | null;
   }>;
-  t.ok(columns.some((c) => c.COLUMN_NAME === "LAST_SUCCESSFUL_ID"), "LAST_SUCCESSFUL_ID added");
+  t.ok(
+    columns.some((c) => c.COLUMN_NAME === "LAST_SUCCESSFUL_ID"),
+    "LAST_SUCCESSFUL_ID added",
+  );
   t.equal(Number(columns.find((c) => c.COLUMN_NAME === "LAST_SUCCESSFUL_TIME")?.DATETIME_PRECISION), 6, "LAST_SUCCESSFUL_TIME widened to microseconds");
   t.same(await s.load(), { ts: "2026-02-03 04:05:06.000000", id: AFTER_ALL_IDS }, "rows at exactly LAST_SUCCESSFUL_TIME count as sent, as V7 would");
   await s.begin();
@@ -112,7 +127,15 @@ t.test("only one instance per program: the second is refused until the first clo
 });
 
 t.test("bad credentials are a permanent TrackingError naming the server, without the password", async (t) => {
-  const s = new MariadbTracking({ ...local, user: "no_such_user", password: "pw-secret-123", connectTimeoutMs: 3000, programName: "p", retry, table: "ETL_PRMREC" });
+  const s = new MariadbTracking({
+    ...local,
+    user: "no_such_user",
+    password: "pw-secret-123",
+    connectTimeoutMs: 3000,
+    programName: "p",
+    retry,
+    table: "ETL_PRMREC",
+  });
   const err = await s.open().then(
     () => null,
     (e: unknown) => e,

@@ -110,3 +110,13 @@ t.test("config/config.yaml is valid, uses the Oracle source, and shows every key
   t.same(missing, [], "every key appears in the example");
   t.ok(loadConfig(join(__dirname, "../../config/demo.yaml"), {}), "the demo config is valid");
 });
+
+t.test("the README's configuration reference is the one generated from the schema", async (t) => {
+  const { renderReference } = await import("../../src/config/reference");
+  const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
+  const start = readme.indexOf("<!-- config-reference:start");
+  const end = readme.indexOf("<!-- config-reference:end -->");
+  t.ok(start >= 0 && end > start, "README has the markers");
+  const section = readme.slice(readme.indexOf("-->", start) + 3, end).trim();
+  t.equal(section, renderReference().trim(), "run `npm run config-doc` after changing the schema");
+});

@@ -3,10 +3,11 @@
  * zones of the Node process (the source must not depend on TZ). Each run uses a database of
  * its own, so killing "the source's sessions" cannot touch another test's connections.
  */
-import t from "tap";
+
 import type * as mariadb from "mariadb";
-import { MariadbSource } from "../../src/adapters/mariadb-source";
+import t from "tap";
 import { connectLocal, createTxlogTable, insertTxlogRows, local } from "../../scripts/lib/txlog-table";
+import { MariadbSource } from "../../src/adapters/mariadb-source";
 import { uniqueName } from "../helpers/services";
 import type { SourceHarness } from "./harness";
 import { runSourceConformance } from "./source-conformance";
@@ -35,7 +36,9 @@ function mariadbHarness(zone: string): SourceHarness {
       return new MariadbSource({ ...local, database, table, retry: { maxRetries: 3, initialBackoff: 0.05, maxBackoff: 0.2, backoffMultiplier: 2 } });
     },
     async killSourceSessions() {
-      const rows = (await admin.query({ sql: "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", rowsAsArray: true }, [database])) as bigint[][];
+      const rows = (await admin.query({ sql: "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", rowsAsArray: true }, [
+        database,
+      ])) as bigint[][];
       for (const [id] of rows) await admin.query(`KILL CONNECTION ${id}`).catch(() => undefined);
       if (rows.length === 0) throw new Error("no source session found to kill");
     },

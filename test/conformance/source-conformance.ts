@@ -18,7 +18,15 @@ function ts(seconds: number, micros = 0): string {
 }
 
 function row(id: string | number, eventTimestamp: string, extra: Partial<ConformanceRow> = {}): ConformanceRow {
-  return { id: String(id), caseId: `C${id}`, eventType: "CREATED", eventData: `{"n":${JSON.stringify(String(id))}}`, eventTimestamp, createdAt: eventTimestamp, ...extra };
+  return {
+    id: String(id),
+    caseId: `C${id}`,
+    eventType: "CREATED",
+    eventData: `{"n":${JSON.stringify(String(id))}}`,
+    eventTimestamp,
+    createdAt: eventTimestamp,
+    ...extra,
+  };
 }
 
 async function readAll(source: RowSource, options: Partial<ReadOptions> = {}): Promise<{ rows: SourceRow[]; chunks: number[] }> {
@@ -73,7 +81,10 @@ export function runSourceConformance(t: Test, harness: SourceHarness): void {
     await withSource(async (source) => {
       const { rows: got, chunks } = await readAll(source, { pageSize: 4 });
       t.same(ids(got), ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]);
-      t.ok(chunks.every((n) => n <= 4 && n > 0), `chunks ${chunks.join(",")} are at most pageSize`);
+      t.ok(
+        chunks.every((n) => n <= 4 && n > 0),
+        `chunks ${chunks.join(",")} are at most pageSize`,
+      );
       // Resume inside a tie group: after (ts of 1..5, id 3) come 4 and 5 of the same timestamp, then the rest.
       const resumed = await readAll(source, { after: { ts: ts(10), id: "3" }, pageSize: 2 });
       t.same(ids(resumed.rows), ["4", "5", "6", "7", "8", "9", "10", "11", "12"]);
@@ -97,7 +108,11 @@ export function runSourceConformance(t: Test, harness: SourceHarness): void {
       const got = (await readAll(source, { after: { ts: ts(99), id: "0" } })).rows;
       t.same(ids(got), ["101", "102", "103", "104"]);
       const [a, b, c, d] = got as [SourceRow, SourceRow, SourceRow, SourceRow];
-      t.same({ caseId: a.caseId, eventType: a.eventType, eventData: a.eventData, createdAt: a.createdAt }, { caseId: null, eventType: null, eventData: null, createdAt: null }, "NULLs are null");
+      t.same(
+        { caseId: a.caseId, eventType: a.eventType, eventData: a.eventData, createdAt: a.createdAt },
+        { caseId: null, eventType: null, eventData: null, createdAt: null },
+        "NULLs are null",
+      );
       t.equal(a.eventTimestamp, ts(100, 1), "microseconds kept");
       t.equal(b.eventTimestamp, ts(100, 999999));
       t.equal(b.eventData, unicode, "unicode and invalid JSON kept as is");
@@ -166,7 +181,10 @@ export function runSourceConformance(t: Test, harness: SourceHarness): void {
       });
       emitted += rest.length;
       t.equal(emitted, 200, "everything arrives once resumed");
-      t.same(ids([...first, ...rest]), rows.map((r) => r.id));
+      t.same(
+        ids([...first, ...rest]),
+        rows.map((r) => r.id),
+      );
     });
   });
 

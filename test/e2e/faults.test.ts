@@ -6,8 +6,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import t from "tap";
 import { sampleRows } from "../../scripts/lib/txlog-table";
 import { exactlyOnce, fixture } from "../helpers/fixture";
-import { idsOf, startPrivateNats } from "../helpers/services";
 import { runOnce } from "../helpers/run";
+import { idsOf, startPrivateNats } from "../helpers/services";
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 
@@ -25,7 +25,10 @@ t.test("a row over the server's max_payload goes to the dead-letter subject with
   const result = await runOnce(f.configFile({}, server.url));
   t.match(result, { rows: 20, deadLettered: 1 });
   const messages = await f.messages();
-  t.same(idsOf(messages, f.subject), range(1, 20).filter((id) => id !== "10"));
+  t.same(
+    idsOf(messages, f.subject),
+    range(1, 20).filter((id) => id !== "10"),
+  );
   const dead = messages.filter((m) => m.subject === `${f.subject}.dlq`);
   t.equal(dead.length, 1);
   t.match(dead[0]?.json, { table: f.table, id: "10", msg_id: `${f.table}:10`, subject: f.subject, reason: /exceeds the server's max_payload of 4096 bytes/ });
@@ -56,31 +59,34 @@ t.test("with on_unpublishable: fail the cycle stops at the row, records FAILED n
   t.same(idsOf(await f.messages(), f.subject), range(1, 9), "nothing at or after the bad row was published");
 });
 
-t.test("NATS stops answering mid-run: the cycle fails after its retries with FAILED and the acknowledged watermark; the next run completes exactly once", async (t) => {
-  const server = await startPrivateNats();
-  t.teardown(() => server.stop());
-  const f = await fixture(t, server.url);
-  await f.insert(sampleRows(3000));
-  const config = f.configFile(
-    {
-      nats: { publish_timeout: 0.3, retry: { max_retries: 1, initial_backoff: 0.05, max_backoff: 0.1, backoff_multiplier: 2 } },
-      publisher: { batch_size: 100, max_in_flight: 64, max_retries: 0 },
-    },
-    server.url,
-  );
-  // Stall the server shortly after the run starts; resume it once the run has failed.
-  const stall = setTimeout(() => server.pause(), 150);
-  await t.rejects(runOnce(config), { message: /no ack for .* after 2 attempts/ });
-  clearTimeout(stall);
-  server.resume();
-  const failed = await f.tracking();
-  t.equal(failed?.STATUS, "FAILED");
-  t.match(failed?.ERROR_MESSAGE, /no ack/);
-  const before = idsOf(await f.messages(), f.subject);
-  t.ok(before.length < 3000, `the run was cut short (${before.length} stored)`);
-  t.ok(Number(failed?.id ?? 0) <= before.length, "the watermark is within what was stored");
-  const result = await runOnce(config);
-  t.equal(result?.rows, 3000 - Number(failed?.id ?? 0), "the next run resumes from the acknowledged watermark");
-  t.same(exactlyOnce(idsOf(await f.messages(), f.subject), range(1, 3000)), { duplicates: [], missing: [] }, "every row exactly once");
-  t.match(await f.tracking(), { STATUS: "SUCCESS", id: "3000" });
-});
+t.test(
+  "NATS stops answering mid-run: the cycle fails after its retries with FAILED and the acknowledged watermark; the next run completes exactly once",
+  async (t) => {
+    const server = await startPrivateNats();
+    t.teardown(() => server.stop());
+    const f = await fixture(t, server.url);
+    await f.insert(sampleRows(3000));
+    const config = f.configFile(
+      {
+        nats: { publish_timeout: 0.3, retry: { max_retries: 1, initial_backoff: 0.05, max_backoff: 0.1, backoff_multiplier: 2 } },
+        publisher: { batch_size: 100, max_in_flight: 64, max_retries: 0 },
+      },
+      server.url,
+    );
+    // Stall the server shortly after the run starts; resume it once the run has failed.
+    const stall = setTimeout(() => server.pause(), 150);
+    await t.rejects(runOnce(config), { message: /no ack for .* after 2 attempts/ });
+    clearTimeout(stall);
+    server.resume();
+    const failed = await f.tracking();
+    t.equal(failed?.STATUS, "FAILED");
+    t.match(failed?.ERROR_MESSAGE, /no ack/);
+    const before = idsOf(await f.messages(), f.subject);
+    t.ok(before.length < 3000, `the run was cut short (${before.length} stored)`);
+    t.ok(Number(failed?.id ?? 0) <= before.length, "the watermark is within what was stored");
+    const result = await runOnce(config);
+    t.equal(result?.rows, 3000 - Number(failed?.id ?? 0), "the next run resumes from the acknowledged watermark");
+    t.same(exactlyOnce(idsOf(await f.messages(), f.subject), range(1, 3000)), { duplicates: [], missing: [] }, "every row exactly once");
+    t.match(await f.tracking(), { STATUS: "SUCCESS", id: "3000" });
+  },
+);

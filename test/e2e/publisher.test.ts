@@ -1,11 +1,12 @@
 /**
  * End to end against the real MariaDB and NATS: source table -> JetStream -> ETL_PRMREC.
  */
+import { jetstreamManager } from "@nats-io/jetstream";
 import t from "tap";
 import { addMicros, sampleRows } from "../../scripts/lib/txlog-table";
 import { exactlyOnce, fixture } from "../helpers/fixture";
-import { idsOf } from "../helpers/services";
 import { runOnce, startLoop } from "../helpers/run";
+import { idsOf } from "../helpers/services";
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 
@@ -32,7 +33,14 @@ t.test("rows sharing timestamps across batch and run boundaries are each publish
   t.match(await f.tracking(), { STATUS: "SUCCESS", ts: last?.eventTimestamp, id: "1000", RECORDS_PROCESSED: 0n, ERROR_MESSAGE: null });
   const m = messages[0];
   t.equal(m?.msgId, `${f.table}:1`, "Nats-Msg-Id is <table>:<ID>");
-  t.match(m?.json, { id: 1, case_id: "CASE-0000", event_type: "CREATED", event_timestamp: "2026-01-01T00:00:00.000000Z", created_at: "2026-01-01T00:00:00.000000Z", data_type: "txlog_event" });
+  t.match(m?.json, {
+    id: 1,
+    case_id: "CASE-0000",
+    event_type: "CREATED",
+    event_timestamp: "2026-01-01T00:00:00.000000Z",
+    created_at: "2026-01-01T00:00:00.000000Z",
+    data_type: "txlog_event",
+  });
   t.match(m?.json.trace_id, /^[0-9a-f-]{36}$/);
   t.equal(typeof m?.json.event_data, "string");
 });
@@ -86,7 +94,6 @@ t.test("the stream this service creates captures the events and the dead-letter 
   const f = await fixture(t);
   await f.insert(sampleRows(1));
   await runOnce(f.configFile());
-  const { jetstreamManager } = await import("@nats-io/jetstream");
   const info = await (await jetstreamManager(f.nc)).streams.info(f.stream);
   t.same(info.config.subjects, [f.subject, `${f.subject}.dlq`]);
 });

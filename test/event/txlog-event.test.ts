@@ -2,7 +2,14 @@ import t from "tap";
 import { eventJson, formatEvent, isoTimestamp, packEvents, rowTraceId, type TxlogEvent } from "../../src/event/txlog-event";
 import type { SourceRow } from "../../src/pipeline/types";
 
-const row: SourceRow = { id: "9007199254740993", caseId: "C-1", eventType: "CREATED", eventData: '{"a":1}', eventTimestamp: "2026-11-27 15:41:15.123456", createdAt: null };
+const row: SourceRow = {
+  id: "9007199254740993",
+  caseId: "C-1",
+  eventType: "CREATED",
+  eventData: '{"a":1}',
+  eventTimestamp: "2026-11-27 15:41:15.123456",
+  createdAt: null,
+};
 const options = { timeZone: "UTC", dataType: "txlog_event", traceId: "uuid4" as const, table: "spc.TXLOG_EVENTS" };
 
 t.test("an event is JSON with V7's keys, an exact id, zoned microsecond timestamps and a UUID trace id", async (t) => {

@@ -25,7 +25,12 @@ export interface Fixture extends TestNames {
 
 export async function fixture(t: Test, natsUrl?: string): Promise<Fixture> {
   const base = uniqueName("ONP");
-  const names: TestNames = { table: `${base}_EVENTS`, stream: `${base}_STREAM`, subject: `${base.toLowerCase()}.txlog.events`, program: `${base.toLowerCase()}_prog` };
+  const names: TestNames = {
+    table: `${base}_EVENTS`,
+    stream: `${base}_STREAM`,
+    subject: `${base.toLowerCase()}.txlog.events`,
+    program: `${base.toLowerCase()}_prog`,
+  };
   const db = await connectLocal();
   await createTxlogTable(db, names.table);
   const nc = await natsConnection(natsUrl);

@@ -1,9 +1,10 @@
 /** Runs the service in-process (as main.ts does) against a test config. */
+
+import { readFileSync } from "node:fs";
 import pino from "pino";
 import { createService } from "../../src/app";
 import { parseConfig } from "../../src/config/load";
 import type { CycleResult } from "../../src/pipeline/cycle";
-import { readFileSync } from "node:fs";
 
 export const quietLog = pino({ level: "silent" });
 

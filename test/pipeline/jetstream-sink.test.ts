@@ -10,7 +10,14 @@ import { FakePublisher } from "../fakes/fake-publisher";
 const TS = "2026-01-01 00:00:00.000000";
 
 function batch(ids: number[], dataBytes = 10): EncodedBatch {
-  const rows: SourceRow[] = ids.map((id) => ({ id: String(id), caseId: "c", eventType: "t", eventData: "x".repeat(dataBytes), eventTimestamp: TS, createdAt: null }));
+  const rows: SourceRow[] = ids.map((id) => ({
+    id: String(id),
+    caseId: "c",
+    eventType: "t",
+    eventData: "x".repeat(dataBytes),
+    eventTimestamp: TS,
+    createdAt: null,
+  }));
   const packed = packEvents(rows.map((r) => formatEvent(r, { timeZone: "UTC", dataType: "d", traceId: "row", table: "T" })));
   return { positions: rows.map((r) => ({ ts: r.eventTimestamp, id: r.id })), payload: packed.payload, ends: packed.ends };
 }
@@ -35,7 +42,10 @@ t.test("publishes every message once, with Nats-Msg-Id <table>:<ID>, never more 
   const publisher = new FakePublisher();
   const s = sink(publisher, { maxInFlight: 8 });
   await pipeline(Readable.from([batch(range(1, 50)), batch(range(51, 100))]), s);
-  t.same(publisher.stored, range(1, 100).map((id) => `T:${id}`));
+  t.same(
+    publisher.stored,
+    range(1, 100).map((id) => `T:${id}`),
+  );
   t.ok(publisher.maxInFlightSeen <= 8, `at most 8 in flight (saw ${publisher.maxInFlightSeen})`);
   t.ok(publisher.maxInFlightSeen >= 4, "the window is actually used");
   t.same(s.watermark, { ts: TS, id: "100" });
@@ -83,7 +93,10 @@ t.test("a row over max_payload goes to the dead-letter subject in its place, and
   const big = batch([2], 5000);
   const b = batch([1]);
   const c = batch([3]);
-  await pipeline(Readable.from([b, big, c]), new JetStreamSink({ ...(s as unknown as { options: SinkOptions }).options, onDeadLetter: (r) => dead.push(r.id) }));
+  await pipeline(
+    Readable.from([b, big, c]),
+    new JetStreamSink({ ...(s as unknown as { options: SinkOptions }).options, onDeadLetter: (r) => dead.push(r.id) }),
+  );
   const dlq = publisher.published.find((p) => p.subject === "ev.dlq");
   t.ok(dlq, "a dead-letter message was published");
   t.equal(dlq?.msgId, "T:2:dlq");
@@ -97,7 +110,10 @@ t.test("a row over max_payload goes to the dead-letter subject in its place, and
 t.test("with on_unpublishable: fail, an oversized row fails the sink and names the row", async (t) => {
   const publisher = new FakePublisher(2000);
   const s = sink(publisher, { onUnpublishable: "fail" });
-  await t.rejects(pipeline(Readable.from([batch([1]), batch([2], 5000), batch([3])]), s), { name: "UnpublishableRowError", message: /row ID 2 .* cannot be published: .*max_payload/ });
+  await t.rejects(pipeline(Readable.from([batch([1]), batch([2], 5000), batch([3])]), s), {
+    name: "UnpublishableRowError",
+    message: /row ID 2 .* cannot be published: .*max_payload/,
+  });
   t.type(UnpublishableRowError, "function");
   t.same(s.watermark, { ts: TS, id: "1" });
   t.notOk(publisher.stored.includes("T:3"), "nothing after the bad row is published");
@@ -105,16 +121,23 @@ t.test("with on_unpublishable: fail, an oversized row fails the sink and names t
 
 t.test("a stream that rejects a message as too large (row fault) dead-letters it; other rejections fail the sink", async (t) => {
   const publisher = new FakePublisher();
-  publisher.fate = (msgId) => (msgId === "T:2" ? { kind: "rejected", code: 10054, description: "message size exceeds maximum allowed", rowFault: true } : undefined);
+  publisher.fate = (msgId) =>
+    msgId === "T:2" ? { kind: "rejected", code: 10054, description: "message size exceeds maximum allowed", rowFault: true } : undefined;
   const s = sink(publisher);
   await pipeline(Readable.from([batch([1, 2, 3])]), s);
-  t.same(publisher.stored, ["T:1", "T:3", "T:2:dlq"].filter((id) => publisher.stored.includes(id)));
+  t.same(
+    publisher.stored,
+    ["T:1", "T:3", "T:2:dlq"].filter((id) => publisher.stored.includes(id)),
+  );
   t.ok(publisher.stored.includes("T:2:dlq"));
   t.same(s.watermark, { ts: TS, id: "3" });
 
   const failing = new FakePublisher();
   failing.fate = (msgId) => (msgId === "T:2" ? { kind: "rejected", code: 10077, description: "maximum messages exceeded", rowFault: false } : undefined);
-  await t.rejects(pipeline(Readable.from([batch([1, 2, 3])]), sink(failing)), { name: "PublishError", message: /rejected T:2 .*maximum messages exceeded \(code 10077\)/ });
+  await t.rejects(pipeline(Readable.from([batch([1, 2, 3])]), sink(failing)), {
+    name: "PublishError",
+    message: /rejected T:2 .*maximum messages exceeded \(code 10077\)/,
+  });
 });
 
 t.test("outcomes that arrive after the sink failed are ignored", async (t) => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { load as parseYaml } from "js-yaml";
 import t from "tap";
 import { loadConfig, parseConfig } from "../../src/config/load";
+import { renderReference } from "../../src/config/reference";
 import { type Field, type SectionField, schema } from "../../src/config/schema";
 import { ConfigError } from "../../src/errors";
 
@@ -112,7 +113,6 @@ t.test("config/config.yaml is valid, uses the Oracle source, and shows every key
 });
 
 t.test("the README's configuration reference is the one generated from the schema", async (t) => {
-  const { renderReference } = await import("../../src/config/reference");
   const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
   const start = readme.indexOf("<!-- config-reference:start");
   const end = readme.indexOf("<!-- config-reference:end -->");

@@ -220,7 +220,9 @@ export class JetStreamSink extends Writable {
     message.attempts++;
     if (message.attempts > this.options.retry.maxRetries) {
       this.inFlight.delete(message.token);
-      this.fail(new PublishError(`no ack for ${message.msgId} after ${message.attempts} attempts (${reason}); the watermark stays at the last acknowledged row`));
+      this.fail(
+        new PublishError(`no ack for ${message.msgId} after ${message.attempts} attempts (${reason}); the watermark stays at the last acknowledged row`),
+      );
       return;
     }
     const waitMs = backoffMs(this.options.retry, message.attempts);

@@ -11,6 +11,7 @@ import type { Transform } from "node:stream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import Piscina from "piscina";
 import { connectNats, ensureStream, InboxPublisher, isTransientNatsError, StockPublisher } from "./adapters/jetstream";
+import { JetStreamLedger } from "./adapters/jetstream-ledger";
 import { MariadbSource } from "./adapters/mariadb-source";
 import { MariadbTracking } from "./adapters/mariadb-tracking";
 import type { Config, RetryConfig } from "./config/schema";
@@ -154,6 +155,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     source,
     publisher,
     store,
+    ledger: new JetStreamLedger(nc, events.stream_name, [events.subject, events.dead_letter_subject]),
     serializer: serializer.make,
     log,
     settings: {
@@ -187,6 +189,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
             rows_per_s: Math.round(r.rows / Math.max(r.seconds, 1e-6)),
             watermark: r.watermark,
             duplicates: r.duplicates,
+            recovered: r.recovered,
             dead_lettered: r.deadLettered,
             retries: r.retries,
             full: r.full,

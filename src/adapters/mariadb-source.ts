@@ -148,7 +148,7 @@ export class MariadbSource implements RowSource {
     return new Readable({
       objectMode: true,
       // One page buffered: the bound on rows fetched ahead.
-      highWaterMark: 1,
+      highWaterMark: 0,
       read() {
         if (remaining <= 0) {
           release();

@@ -11,7 +11,7 @@
 import * as mariadb from "mariadb";
 import { LockError, TrackingError } from "../errors";
 import { type RetryPolicy, withRetry } from "../pipeline/retry";
-import type { Watermark, WatermarkStore } from "../pipeline/types";
+import type { Checkpoint, WatermarkStore } from "../pipeline/types";
 import { isTransientMariadbError } from "./mariadb-errors";
 
 export interface TrackingOptions {
@@ -121,7 +121,8 @@ export class MariadbTracking implements WatermarkStore {
           ERROR_MESSAGE TEXT NULL,
           CREATED_AT DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
           UPDATED_AT DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-          LAST_SUCCESSFUL_ID DECIMAL(38,0) NULL
+          LAST_SUCCESSFUL_ID DECIMAL(38,0) NULL,
+          RESUME_STREAM_SEQ BIGINT UNSIGNED NULL
         )`,
       );
       return;
@@ -131,6 +132,9 @@ export class MariadbTracking implements WatermarkStore {
     if (missing.length > 0) throw new TrackingError(`table ${this.table} exists but lacks the V7 column(s) ${missing.join(", ")}`, false);
     if (!byName.has("LAST_SUCCESSFUL_ID")) {
       await this.query("adding LAST_SUCCESSFUL_ID", `ALTER TABLE \`${this.table}\` ADD COLUMN LAST_SUCCESSFUL_ID DECIMAL(38,0) NULL`);
+    }
+    if (!byName.has("RESUME_STREAM_SEQ")) {
+      await this.query("adding RESUME_STREAM_SEQ", `ALTER TABLE \`${this.table}\` ADD COLUMN RESUME_STREAM_SEQ BIGINT UNSIGNED NULL`);
     }
     const time = byName.get("LAST_SUCCESSFUL_TIME");
     if (time && time.DATA_TYPE.toLowerCase() === "datetime" && (time.DATETIME_PRECISION ?? 0) < 6) {
@@ -171,15 +175,15 @@ export class MariadbTracking implements WatermarkStore {
     }
   }
 
-  async load(): Promise<Watermark | null> {
-    const rows = await this.query<Array<{ ts: string | null; id: string | null }>>(
+  async load(): Promise<Checkpoint | null> {
+    const rows = await this.query<Array<{ ts: string | null; id: string | null; resume: string | null }>>(
       "reading the watermark",
-      `SELECT DATE_FORMAT(LAST_SUCCESSFUL_TIME, '${TS}') AS ts, CAST(LAST_SUCCESSFUL_ID AS CHAR) AS id FROM \`${this.table}\` WHERE PROGRAM_NAME = ? ORDER BY LAST_SUCCESSFUL_TIME DESC, LAST_SUCCESSFUL_ID DESC LIMIT 1`,
+      `SELECT DATE_FORMAT(LAST_SUCCESSFUL_TIME, '${TS}') AS ts, CAST(LAST_SUCCESSFUL_ID AS CHAR) AS id, CAST(RESUME_STREAM_SEQ AS CHAR) AS resume FROM \`${this.table}\` WHERE PROGRAM_NAME = ? ORDER BY LAST_SUCCESSFUL_TIME DESC, LAST_SUCCESSFUL_ID DESC LIMIT 1`,
       [this.options.programName],
     );
     const row = rows[0];
-    if (!row || row.ts === null) return null;
-    return { ts: row.ts, id: row.id ?? AFTER_ALL_IDS };
+    if (!row || (row.ts === null && row.resume === null)) return null;
+    return { watermark: row.ts === null ? null : { ts: row.ts, id: row.id ?? AFTER_ALL_IDS }, resumeSeq: row.resume === null ? null : Number(row.resume) };
   }
 
   /** Updates this program's row, inserting it the first time (V7 tables may lack a unique key). */
@@ -198,24 +202,32 @@ export class MariadbTracking implements WatermarkStore {
     await this.upsert("recording the run start", "STATUS = 'RUNNING', LAST_RUN_TIME = NOW(6), ERROR_MESSAGE = NULL", []);
   }
 
-  async checkpoint(watermark: Watermark, rows: number): Promise<void> {
-    await this.upsert("committing a checkpoint", "LAST_SUCCESSFUL_TIME = ?, LAST_SUCCESSFUL_ID = ?, RECORDS_PROCESSED = ?", [watermark.ts, watermark.id, rows]);
+  /** SET clause and values for a checkpoint (a null watermark leaves the stored one alone). */
+  private static checkpointColumns(checkpoint: Checkpoint): [string, unknown[]] {
+    const sets = ["RESUME_STREAM_SEQ = ?"];
+    const values: unknown[] = [checkpoint.resumeSeq];
+    if (checkpoint.watermark) {
+      sets.push("LAST_SUCCESSFUL_TIME = ?", "LAST_SUCCESSFUL_ID = ?");
+      values.push(checkpoint.watermark.ts, checkpoint.watermark.id);
+    }
+    return [sets.join(", "), values];
   }
 
-  async finish(result: { watermark: Watermark | null; rows: number; error?: string }): Promise<void> {
+  async checkpoint(checkpoint: Checkpoint, rows: number): Promise<void> {
+    const [sets, values] = MariadbTracking.checkpointColumns(checkpoint);
+    await this.upsert("committing a checkpoint", `${sets}, RECORDS_PROCESSED = ?`, [...values, rows]);
+  }
+
+  async finish(result: { checkpoint: Checkpoint | null; rows: number; error?: string }): Promise<void> {
     const status = result.error === undefined ? "SUCCESS" : "FAILED";
     const error = result.error === undefined ? null : result.error.slice(0, 4000);
-    if (result.watermark) {
-      await this.upsert("recording the run result", "STATUS = ?, ERROR_MESSAGE = ?, RECORDS_PROCESSED = ?, LAST_SUCCESSFUL_TIME = ?, LAST_SUCCESSFUL_ID = ?", [
-        status,
-        error,
-        result.rows,
-        result.watermark.ts,
-        result.watermark.id,
-      ]);
-    } else {
-      await this.upsert("recording the run result", "STATUS = ?, ERROR_MESSAGE = ?, RECORDS_PROCESSED = ?", [status, error, result.rows]);
-    }
+    const [sets, values] = result.checkpoint ? MariadbTracking.checkpointColumns(result.checkpoint) : ["", []];
+    await this.upsert("recording the run result", `STATUS = ?, ERROR_MESSAGE = ?, RECORDS_PROCESSED = ?${sets ? `, ${sets}` : ""}`, [
+      status,
+      error,
+      result.rows,
+      ...values,
+    ]);
   }
 
   async close(): Promise<void> {

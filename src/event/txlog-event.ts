@@ -79,18 +79,33 @@ export interface PackedEvents {
   ends: Uint32Array;
 }
 
+/**
+ * Where packEvents writes: one buffer per thread, grown on demand and reused, so packing a
+ * batch is a single pass (each text is written as soon as it is built, while it is still in
+ * cache) and one copy into a buffer of the exact size. Not kept above SCRATCH_KEEP bytes.
+ */
+let scratch: Buffer | null = null;
+const SCRATCH_KEEP = 16 * 1024 * 1024;
+
 export function packEvents(events: readonly TxlogEvent[]): PackedEvents {
   const ends = new Uint32Array(events.length);
-  const texts = new Array<string>(events.length);
+  let out = scratch ?? Buffer.allocUnsafeSlow(1024 * 1024);
   let total = 0;
   for (let i = 0; i < events.length; i++) {
     const text = eventJson(events[i] as TxlogEvent);
-    texts[i] = text;
-    total += Buffer.byteLength(text, "utf8");
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit: make room for the worst case first.
+    const room = text.length * 3;
+    if (out.length - total < room) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(out.length * 2, total + room));
+      out.copy(bigger, 0, 0, total);
+      out = bigger;
+    }
+    total += out.write(text, total);
     ends[i] = total;
   }
+  scratch = out.length <= SCRATCH_KEEP ? out : null;
   // Not from Buffer's shared pool, so a worker can transfer it back without a copy.
   const payload = Buffer.allocUnsafeSlow(total);
-  for (let i = 0; i < texts.length; i++) payload.write(texts[i] as string, i === 0 ? 0 : (ends[i - 1] as number), "utf8");
+  out.copy(payload, 0, 0, total);
   return { payload, ends };
 }

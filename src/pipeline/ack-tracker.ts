@@ -12,6 +12,8 @@ export class AckTracker {
   private head = 0;
   private readonly positions: Watermark[] = [];
   private readonly acked: boolean[] = [];
+  /** Per message: the lowest stream sequence it can have been stored at (see JetStreamSink). */
+  private readonly lowSeqs: number[] = [];
   private committed: Watermark | null;
   /** Messages in the acknowledged prefix since the tracker was created. */
   private prefixCount = 0;
@@ -21,9 +23,10 @@ export class AckTracker {
   }
 
   /** Registers the next message in source order; returns its sequence number. */
-  add(position: Watermark): number {
+  add(position: Watermark, lowSeq = 0): number {
     this.positions.push(position);
     this.acked.push(false);
+    this.lowSeqs.push(lowSeq);
     return this.base + this.positions.length - 1;
   }
 
@@ -42,6 +45,7 @@ export class AckTracker {
     if (this.head > 1024 && this.head * 2 > this.positions.length) {
       this.positions.splice(0, this.head);
       this.acked.splice(0, this.head);
+      this.lowSeqs.splice(0, this.head);
       this.base += this.head;
       this.head = 0;
     }
@@ -55,6 +59,16 @@ export class AckTracker {
   /** Messages acknowledged in order since the start. */
   get acknowledged(): number {
     return this.prefixCount;
+  }
+
+  /** The lowest `lowSeq` of the messages past the watermark, or null when there are none. */
+  lowestSeqPastWatermark(): number | null {
+    let low: number | null = null;
+    for (let i = this.head; i < this.lowSeqs.length; i++) {
+      const s = this.lowSeqs[i] as number;
+      if (low === null || s < low) low = s;
+    }
+    return low;
   }
 
   /** Messages registered and not yet part of the acknowledged prefix. */

@@ -19,9 +19,10 @@ import { describeError, PublisherError } from "../errors";
 import type { FormatOptions } from "../event/txlog-event";
 import { formatEvents } from "./format-events";
 import { JetStreamSink } from "./jetstream-sink";
+import { isAfter } from "./position";
 import type { RetryPolicy } from "./retry";
 import { startPosition } from "./start-position";
-import type { EventPublisher, RowSource, SourceRow, Watermark, WatermarkStore } from "./types";
+import type { Checkpoint, EventPublisher, RowSource, SourceRow, StreamLedger, Watermark, WatermarkStore } from "./types";
 
 export interface CycleSettings {
   batchSize: number;
@@ -49,6 +50,8 @@ export interface CycleDeps {
   source: RowSource;
   publisher: EventPublisher;
   store: WatermarkStore;
+  /** The stream's own record; without it a replay relies on the duplicate window alone. */
+  ledger?: StreamLedger;
   /** A fresh serialize stage (inline, or over the shared worker pool). */
   serializer: () => Transform;
   settings: CycleSettings;
@@ -64,6 +67,8 @@ export interface CycleResult {
   watermark: Watermark | null;
   seconds: number;
   duplicates: number;
+  /** Rows found already stored by a restart's stream scan, and not published again. */
+  recovered: number;
   deadLettered: number;
   retries: number;
 }
@@ -128,11 +133,34 @@ export async function runCycle(deps: CycleDeps, stop: AbortSignal, kill: AbortSi
   const started = process.hrtime.bigint();
   await store.begin();
   const committed = await store.load();
-  const start = committed ?? (await startPosition(settings.startFrom, source, settings.safetyLagSeconds, settings.format.timeZone));
-  if (!committed && start) {
-    // Record the chosen start at once, so a later cycle does not choose again (start_from: latest).
-    await store.checkpoint(start, 0);
-    log.info({ start_from: settings.startFrom, watermark: start }, "no watermark yet: starting position chosen");
+  let start = committed?.watermark ?? null;
+  if (!start) {
+    start = await startPosition(settings.startFrom, source, settings.safetyLagSeconds, settings.format.timeZone);
+    if (start) {
+      // Record the chosen start at once, so a later cycle does not choose again (start_from: latest).
+      await store.checkpoint({ watermark: start, resumeSeq: committed?.resumeSeq ?? null }, 0);
+      log.info({ start_from: settings.startFrom, watermark: start }, "no watermark yet: starting position chosen");
+    }
+  }
+
+  // Messages a crashed or failed cycle stored past the watermark: found in the stream itself,
+  // so they are not published again even when the duplicate window has long passed.
+  let alreadyStored: Map<string, number> | undefined;
+  let streamSeqFloor = 0;
+  if (deps.ledger) {
+    streamSeqFloor = await deps.ledger.lastSeq();
+    const from = committed?.resumeSeq ?? null;
+    if (from !== null && from <= streamSeqFloor) {
+      alreadyStored = new Map();
+      for (const [msgId, entry] of await deps.ledger.storedSince(from)) {
+        // Only what lies past the watermark matters; unreadable entries are kept to be safe.
+        if (!entry.position || isAfter(entry.position, start)) alreadyStored.set(msgId, entry.seq);
+      }
+      log.info(
+        { from_seq: from, to_seq: streamSeqFloor, past_watermark: alreadyStored.size },
+        "scanned the stream for messages already stored past the watermark",
+      );
+    }
   }
 
   let read = 0;
@@ -145,6 +173,8 @@ export async function runCycle(deps: CycleDeps, stop: AbortSignal, kill: AbortSi
     maxInFlight: settings.maxInFlight,
     retry: settings.publishRetry,
     start,
+    alreadyStored,
+    streamSeqFloor,
     onDeadLetter: (row) =>
       log.warn({ id: row.id, event_timestamp: row.ts, reason: row.reason, subject: settings.deadLetterSubject }, "row sent to the dead-letter subject"),
     onRetry: (row) => log.warn({ id: row.id, attempt: row.attempt, wait_ms: row.waitMs }, "publish not acknowledged in time: retrying with the same msg id"),
@@ -153,12 +183,14 @@ export async function runCycle(deps: CycleDeps, stop: AbortSignal, kill: AbortSi
   // Periodic checkpoint of the acknowledged prefix; one write at a time.
   let lastCommitted: Watermark | null = start;
   let checkpointing: Promise<void> = Promise.resolve();
+  const snapshot = (): Checkpoint => ({ watermark: sink.watermark, resumeSeq: deps.ledger ? sink.resumeSeq : null });
   const checkpoint = () => {
     const wm = sink.watermark;
     if (!wm || wm === lastCommitted) return;
+    const cp = snapshot();
     checkpointing = checkpointing.then(async () => {
       try {
-        await store.checkpoint(wm, sink.tracker.acknowledged);
+        await store.checkpoint(cp, sink.tracker.acknowledged);
         lastCommitted = wm;
         log.debug({ watermark: wm, rows: sink.tracker.acknowledged }, "checkpoint committed");
       } catch (err) {
@@ -177,6 +209,7 @@ export async function runCycle(deps: CycleDeps, stop: AbortSignal, kill: AbortSi
     watermark: sink.watermark,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     duplicates: sink.stats.duplicates,
+    recovered: sink.stats.recovered,
     deadLettered: sink.stats.deadLettered,
     retries: sink.stats.retries,
   });
@@ -198,7 +231,7 @@ export async function runCycle(deps: CycleDeps, stop: AbortSignal, kill: AbortSi
     const r = result();
     const message = describeError(err);
     try {
-      await store.finish({ watermark: r.watermark, rows: r.rows, error: message });
+      await store.finish({ checkpoint: snapshot(), rows: r.rows, error: message });
     } catch (storeErr) {
       log.error({ err: describeError(storeErr) }, "could not record the failed run in the tracking table");
     }
@@ -208,6 +241,6 @@ export async function runCycle(deps: CycleDeps, stop: AbortSignal, kill: AbortSi
   kill.removeEventListener("abort", onKill);
   await checkpointing;
   const r = result();
-  await store.finish({ watermark: r.watermark, rows: r.rows });
+  await store.finish({ checkpoint: snapshot(), rows: r.rows });
   return r;
 }

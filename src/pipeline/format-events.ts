@@ -7,7 +7,7 @@ export function formatEvents(options: FormatOptions): Transform {
   return new Transform({
     objectMode: true,
     // Chunks are whole pages; two buffered on each side keep the stages busy without hoarding.
-    highWaterMark: 1,
+    highWaterMark: 0,
     transform(rows: SourceRow[], _encoding: BufferEncoding, callback: TransformCallback) {
       const positions = new Array<Watermark>(rows.length);
       const events = new Array<EventBatch["events"][number]>(rows.length);

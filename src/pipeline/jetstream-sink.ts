@@ -31,6 +31,13 @@ export interface SinkOptions {
   retry: RetryPolicy;
   /** Position already committed before this cycle. */
   start: Watermark | null;
+  /**
+   * Messages the stream already holds past `start` (found by a restart's scan): counted as
+   * acknowledged without publishing them again. Nats-Msg-Id -> stream sequence.
+   */
+  alreadyStored?: Map<string, number>;
+  /** The stream's last sequence when the cycle started: anything we publish lands above it. */
+  streamSeqFloor?: number;
   /** Called for each row sent to the dead-letter subject. */
   onDeadLetter?: (row: { id: string; ts: string; reason: string }) => void;
   /** Called for each retry after a timeout. */
@@ -54,6 +61,8 @@ export interface SinkStats {
   acked: number;
   /** Of which the stream reported as duplicates. */
   duplicates: number;
+  /** Of which were already in the stream (a restart's scan) and were not published again. */
+  recovered: number;
   /** Of which were dead-letter messages. */
   deadLettered: number;
   /** Re-publishes after a timeout. */
@@ -64,7 +73,14 @@ const encoder = new TextEncoder();
 
 export class JetStreamSink extends Writable {
   readonly tracker: AckTracker;
-  readonly stats: SinkStats = { acked: 0, duplicates: 0, deadLettered: 0, retries: 0 };
+  readonly stats: SinkStats = { acked: 0, duplicates: 0, recovered: 0, deadLettered: 0, retries: 0 };
+  /**
+   * The highest stream sequence seen acknowledged (or the stream's last sequence at the start).
+   * A message sent after an ack of sequence s is stored above s, so `maxSeqSeen + 1` at its
+   * first send is the lowest sequence it can have: the bound `resumeSeq` is built from.
+   */
+  private maxSeqSeen: number;
+  private readonly alreadyStored: Map<string, number>;
   private readonly options: SinkOptions;
   private readonly channel: PublishChannel;
   private readonly inFlight = new Map<number, Pending>();
@@ -84,12 +100,26 @@ export class JetStreamSink extends Writable {
     super({ objectMode: true, highWaterMark: 1 });
     this.options = options;
     this.tracker = new AckTracker(options.start);
+    this.maxSeqSeen = options.streamSeqFloor ?? 0;
+    // Our own copy: entries are removed as their rows come by (see resumeSeq).
+    this.alreadyStored = new Map(options.alreadyStored ?? []);
     this.channel = options.publisher.open((token, outcome) => this.onOutcome(token, outcome));
   }
 
   /** Position below which every message is acknowledged. */
   get watermark(): Watermark | null {
     return this.tracker.watermark;
+  }
+
+  /**
+   * The stream sequence at or above which every message past the watermark that may be stored
+   * lies: where a restart scans from to find what it must not publish again.
+   */
+  get resumeSeq(): number {
+    let low = this.tracker.lowestSeqPastWatermark() ?? this.maxSeqSeen + 1;
+    // Stored messages past the watermark whose rows this cycle has not reached yet.
+    for (const seq of this.alreadyStored.values()) if (seq < low) low = seq;
+    return low;
   }
 
   override _write(batch: EncodedBatch, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -137,12 +167,26 @@ export class JetStreamSink extends Writable {
         while (this.index < positions.length && this.inFlight.size < this.options.maxInFlight) {
           const i = this.index++;
           const position = positions[i] as Watermark;
+          const msgId = `${this.options.table}:${position.id}`;
+          const stored = this.alreadyStored;
+          if (stored.size > 0) {
+            const storedSeq = stored.get(msgId) ?? stored.get(`${msgId}:dlq`);
+            if (storedSeq !== undefined) {
+              stored.delete(msgId);
+              stored.delete(`${msgId}:dlq`);
+              // Published before a crash or a failed cycle, and still in the stream.
+              this.tracker.ack(this.tracker.add(position, storedSeq));
+              this.stats.acked++;
+              this.stats.recovered++;
+              continue;
+            }
+          }
           const message: Pending = {
             token: this.nextToken++,
-            seq: this.tracker.add(position),
+            seq: this.tracker.add(position, this.maxSeqSeen + 1),
             position,
             subject: this.options.subject,
-            msgId: `${this.options.table}:${position.id}`,
+            msgId,
             payload: payload.subarray(i === 0 ? 0 : (ends[i - 1] as number), ends[i] as number),
             attempts: 0,
             deadLettered: false,
@@ -187,13 +231,17 @@ export class JetStreamSink extends Writable {
     if (this.failure) {
       // Draining before failing: count what was stored, retry nothing.
       this.inFlight.delete(token);
-      if (outcome.kind === "ack") this.tracker.ack(message.seq);
+      if (outcome.kind === "ack") {
+        this.tracker.ack(message.seq);
+        if (outcome.streamSeq > this.maxSeqSeen) this.maxSeqSeen = outcome.streamSeq;
+      }
       this.settleFailure();
       return;
     }
     switch (outcome.kind) {
       case "ack":
         this.inFlight.delete(token);
+        if (outcome.streamSeq > this.maxSeqSeen) this.maxSeqSeen = outcome.streamSeq;
         this.stats.acked++;
         if (outcome.duplicate) this.stats.duplicates++;
         if (message.deadLettered) this.stats.deadLettered++;

@@ -15,7 +15,8 @@ import type { EncodedBatch, EventBatch } from "./types";
 export function serializeInline(): Transform {
   return new Transform({
     objectMode: true,
-    highWaterMark: 1,
+    writableHighWaterMark: 0,
+    readableHighWaterMark: 3,
     transform(batch: EventBatch, _encoding: BufferEncoding, callback: TransformCallback) {
       let packed: ReturnType<typeof packEvents>;
       try {

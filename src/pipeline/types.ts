@@ -92,16 +92,37 @@ export interface EventPublisher {
   open(onOutcome: (token: number, outcome: PublishOutcome) => void): PublishChannel;
 }
 
+/**
+ * What is committed: the watermark, and the stream sequence from which a restart looks for
+ * messages already stored past it (so it does not publish them again, even after the
+ * stream's duplicate window has passed). null: nothing to look for.
+ */
+export interface Checkpoint {
+  watermark: Watermark | null;
+  resumeSeq: number | null;
+}
+
 /** The watermark store: ETL_PRMREC in production. */
 export interface WatermarkStore {
-  /** The committed watermark, or null when this program has none yet. */
-  load(): Promise<Watermark | null>;
+  /** The committed checkpoint, or null when this program has none yet. */
+  load(): Promise<Checkpoint | null>;
   /** A cycle starts: STATUS RUNNING, LAST_RUN_TIME now. */
   begin(): Promise<void>;
   /** Commits progress during a cycle (STATUS stays RUNNING). */
-  checkpoint(watermark: Watermark, rows: number): Promise<void>;
-  /** A cycle ends: STATUS SUCCESS or FAILED (with the error), the watermark, the cycle's rows. */
-  finish(result: { watermark: Watermark | null; rows: number; error?: string }): Promise<void>;
+  checkpoint(checkpoint: Checkpoint, rows: number): Promise<void>;
+  /** A cycle ends: STATUS SUCCESS or FAILED (with the error), the checkpoint, the cycle's rows. */
+  finish(result: { checkpoint: Checkpoint | null; rows: number; error?: string }): Promise<void>;
+}
+
+/** What the stream already holds: how a restart avoids re-publishing beyond the duplicate window. */
+export interface StreamLedger {
+  /** The stream's last sequence now: every message published later gets a higher one. */
+  lastSeq(): Promise<number>;
+  /**
+   * Our messages (events and dead letters) stored at or after `fromSeq`: Nats-Msg-Id -> its
+   * stream sequence and the (ts, id) it stands for (null when it cannot be read back).
+   */
+  storedSince(fromSeq: number): Promise<Map<string, { seq: number; position: Watermark | null }>>;
 }
 
 /** A chunk between the format and serialize stages. */

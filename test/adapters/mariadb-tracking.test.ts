@@ -27,21 +27,31 @@ t.test("creates the table, records RUNNING / SUCCESS / FAILED, and round-trips a
   }>;
   t.match(running, { STATUS: "RUNNING", ran: 1 });
   const wm = { ts: "2026-05-06 07:08:09.123456", id: "9223372036854775807" };
-  await s.checkpoint(wm, 10);
-  t.same(await s.load(), wm, "microseconds and a 64-bit id survive");
-  await s.finish({ watermark: { ts: wm.ts, id: "12345678901234567890123456789012345678" }, rows: 42 });
+  await s.checkpoint({ watermark: wm, resumeSeq: 17 }, 10);
+  t.same(await s.load(), { watermark: wm, resumeSeq: 17 }, "microseconds, a 64-bit id and the resume sequence survive");
+  await s.finish({ checkpoint: { watermark: { ts: wm.ts, id: "12345678901234567890123456789012345678" }, resumeSeq: 18 }, rows: 42 });
   const [succeeded] = (await conn.query(`SELECT STATUS, RECORDS_PROCESSED, ERROR_MESSAGE FROM \`${table}\``)) as Array<{
     STATUS: string;
     RECORDS_PROCESSED: bigint;
     ERROR_MESSAGE: null;
   }>;
   t.match(succeeded, { STATUS: "SUCCESS", RECORDS_PROCESSED: 42n, ERROR_MESSAGE: null });
-  t.same(await s.load(), { ts: wm.ts, id: "12345678901234567890123456789012345678" }, "a 38-digit id survives");
+  t.same(await s.load(), { watermark: { ts: wm.ts, id: "12345678901234567890123456789012345678" }, resumeSeq: 18 }, "a 38-digit id survives");
   await s.begin();
-  await s.finish({ watermark: null, rows: 0, error: "NATS down" });
+  await s.finish({ checkpoint: null, rows: 0, error: "NATS down" });
   const [failed] = (await conn.query(`SELECT STATUS, ERROR_MESSAGE FROM \`${table}\``)) as Array<{ STATUS: string; ERROR_MESSAGE: string }>;
   t.match(failed, { STATUS: "FAILED", ERROR_MESSAGE: "NATS down" });
-  t.same(await s.load(), { ts: wm.ts, id: "12345678901234567890123456789012345678" }, "a failure without progress keeps the watermark");
+  t.same(
+    await s.load(),
+    { watermark: { ts: wm.ts, id: "12345678901234567890123456789012345678" }, resumeSeq: 18 },
+    "a failure without progress keeps the watermark",
+  );
+  await s.finish({ checkpoint: { watermark: null, resumeSeq: 25 }, rows: 0, error: "again" });
+  t.same(
+    await s.load(),
+    { watermark: { ts: wm.ts, id: "12345678901234567890123456789012345678" }, resumeSeq: 25 },
+    "a resume sequence alone leaves the watermark",
+  );
 });
 
 t.test("a V7 table is migrated in place and its row resumes after LAST_SUCCESSFUL_TIME", async (t) => {
@@ -78,15 +88,23 @@ t.test("a V7 table is migrated in place and its row resumes after LAST_SUCCESSFU
     "LAST_SUCCESSFUL_ID added",
   );
   t.equal(Number(columns.find((c) => c.COLUMN_NAME === "LAST_SUCCESSFUL_TIME")?.DATETIME_PRECISION), 6, "LAST_SUCCESSFUL_TIME widened to microseconds");
-  t.same(await s.load(), { ts: "2026-02-03 04:05:06.000000", id: AFTER_ALL_IDS }, "rows at exactly LAST_SUCCESSFUL_TIME count as sent, as V7 would");
+  t.ok(
+    columns.some((c) => c.COLUMN_NAME === "RESUME_STREAM_SEQ"),
+    "RESUME_STREAM_SEQ added",
+  );
+  t.same(
+    await s.load(),
+    { watermark: { ts: "2026-02-03 04:05:06.000000", id: AFTER_ALL_IDS }, resumeSeq: null },
+    "rows at exactly LAST_SUCCESSFUL_TIME count as sent, as V7 would",
+  );
   await s.begin();
-  await s.finish({ watermark: { ts: "2026-02-03 04:05:07.000001", id: "5" }, rows: 1 });
+  await s.finish({ checkpoint: { watermark: { ts: "2026-02-03 04:05:07.000001", id: "5" }, resumeSeq: null }, rows: 1 });
   const rows = (await conn.query(`SELECT COUNT(*) AS n FROM \`${table}\``)) as Array<{ n: bigint }>;
   t.equal(rows[0]?.n, 1n, "the V7 row is updated, not duplicated");
   const again = store(table, "v7_prog");
   await s.close();
   await again.open();
-  t.same(await again.load(), { ts: "2026-02-03 04:05:07.000001", id: "5" }, "a second start finds the migrated table as is");
+  t.same(await again.load(), { watermark: { ts: "2026-02-03 04:05:07.000001", id: "5" }, resumeSeq: null }, "a second start finds the migrated table as is");
   await again.close();
 });
 

@@ -149,3 +149,43 @@ t.test("outcomes that arrive after the sink failed are ignored", async (t) => {
   await new Promise((r) => setTimeout(r, 50));
   t.equal(s.watermark, null);
 });
+
+t.test("rows the stream already holds (a restart's scan) are counted as acknowledged and not published again", async (t) => {
+  const publisher = new FakePublisher();
+  const s = sink(publisher, {
+    alreadyStored: new Map([
+      ["T:2", 7],
+      ["T:4:dlq", 9],
+    ]),
+    streamSeqFloor: 20,
+  });
+  await pipeline(Readable.from([batch([1, 2, 3, 4, 5])]), s);
+  t.same(publisher.stored, ["T:1", "T:3", "T:5"], "only the rows not stored yet were published");
+  t.equal(s.stats.recovered, 2);
+  t.equal(s.stats.acked, 5);
+  t.same(s.watermark, { ts: TS, id: "5" });
+});
+
+t.test("resumeSeq never passes a message that may be stored past the watermark", async (t) => {
+  const publisher = new FakePublisher();
+  publisher.fate = (msgId) => (msgId === "T:3" ? { kind: "timeout" } : undefined);
+  const s = sink(publisher, {
+    maxInFlight: 16,
+    streamSeqFloor: 100,
+    alreadyStored: new Map([["T:50", 42]]),
+    retry: { maxRetries: 0, initialBackoff: 0.001, maxBackoff: 0.001, backoffMultiplier: 1 },
+  });
+  await t.rejects(pipeline(Readable.from([batch([1, 2, 3, 4, 5, 6])]), s));
+  t.same(s.watermark, { ts: TS, id: "2" });
+  t.equal(s.resumeSeq, 42, "an unvisited stored message (row 50) holds the resume point down");
+
+  const clean = sink(new FakePublisher(), { streamSeqFloor: 0 }); // the fake stores at sequences 1, 2, 3
+  await pipeline(Readable.from([batch([1, 2, 3])]), clean);
+  t.equal(clean.resumeSeq, 4, "after a clean run: just past the highest acknowledged sequence");
+
+  const pending = new FakePublisher();
+  pending.fate = (msgId) => (msgId === "T:2" ? { kind: "timeout" } : undefined);
+  const failed = sink(pending, { streamSeqFloor: 100, retry: { maxRetries: 0, initialBackoff: 0.001, maxBackoff: 0.001, backoffMultiplier: 1 } });
+  await t.rejects(pipeline(Readable.from([batch([1, 2, 3])]), failed));
+  t.equal(failed.resumeSeq, 101, "row 2 was sent when nothing above 100 was acknowledged: it can be at 101 or later");
+});

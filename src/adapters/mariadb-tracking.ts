@@ -5,7 +5,8 @@
  * The watermark is (LAST_SUCCESSFUL_TIME, LAST_SUCCESSFUL_ID). A V7 row has no
  * LAST_SUCCESSFUL_ID: it resumes with rows strictly after LAST_SUCCESSFUL_TIME, which is what
  * V7's own next run would have read, so rows stamped exactly at that time are not sent again.
- * An existing V7 table is migrated in place, only by widening: LAST_SUCCESSFUL_ID is added,
+ * An existing V7 table is migrated in place, only by widening: LAST_SUCCESSFUL_ID and
+ * RESUME_STREAM_SEQ (where a restart scans the stream from, see JetStreamLedger) are added,
  * and a LAST_SUCCESSFUL_TIME of less than microsecond precision becomes DATETIME(6).
  */
 import * as mariadb from "mariadb";

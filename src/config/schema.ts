@@ -204,7 +204,7 @@ export const schema: SectionField = {
           above: 0,
           default: 120,
           unit: "seconds",
-          description: "Duplicate window of the stream when this service creates it (a replay within it is absorbed).",
+          description: "Duplicate window of the stream when this service creates it: a retry within it is absorbed by msg id (replays after a crash are also caught by the stream scan).",
         },
         retry: retrySection("NATS (connecting, and re-publishing a message whose ack timed out)"),
       },

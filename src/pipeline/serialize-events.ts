@@ -56,18 +56,22 @@ export function serializeInPool(pool: Piscina, maxOutstanding: number): Transfor
     },
   });
 
+  const fail = (err: unknown) => {
+    failed = true;
+    stage.destroy(err instanceof Error ? err : new Error(String(err)));
+  };
+
   function drainHead(): void {
     const head = outstanding[0];
     if (!head || failed) return;
-    head.result.then(
-      (packed) => {
+    head.result
+      .then((packed) => {
         if (failed) return;
+        if (!(packed?.payload instanceof Uint8Array) || !(packed.ends instanceof Uint32Array)) {
+          throw new TypeError("the serialize worker returned something other than {payload, ends}");
+        }
         outstanding.shift();
-        stage.push({
-          positions: head.positions,
-          payload: new Uint8Array(packed.payload.buffer, packed.payload.byteOffset, packed.payload.byteLength),
-          ends: packed.ends,
-        } satisfies EncodedBatch);
+        stage.push({ positions: head.positions, payload: packed.payload, ends: packed.ends } satisfies EncodedBatch);
         const resume = waiting;
         waiting = null;
         resume?.();
@@ -77,12 +81,8 @@ export function serializeInPool(pool: Piscina, maxOutstanding: number): Transfor
           flushing = null;
           done();
         }
-      },
-      (err: unknown) => {
-        failed = true;
-        stage.destroy(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
+      })
+      .catch(fail);
   }
   return stage;
 }

@@ -50,6 +50,11 @@ export function isTransientNatsError(err: unknown): boolean {
   );
 }
 
+/** `nats://user:secret@host:4222` -> `nats://user:***@host:4222`: URLs may carry credentials. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
+}
+
 export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
   try {
     return await connect({
@@ -67,7 +72,7 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
       reconnectTimeWait: 1000,
     });
   } catch (err) {
-    throw new NatsSetupError(`cannot connect to NATS at ${options.servers.join(", ")}: ${(err as Error).message}`, { cause: err });
+    throw new NatsSetupError(`cannot connect to NATS at ${options.servers.map(redactUrl).join(", ")}: ${(err as Error).message}`, { cause: err });
   }
 }
 

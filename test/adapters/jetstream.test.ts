@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import t from "tap";
-import { ensureStream, InboxPublisher, StockPublisher, subjectMatches } from "../../src/adapters/jetstream";
+import { connectNats, ensureStream, InboxPublisher, StockPublisher, subjectMatches } from "../../src/adapters/jetstream";
 import { formatEvent, packEvents } from "../../src/event/txlog-event";
 import { JetStreamSink } from "../../src/pipeline/jetstream-sink";
 import type { EncodedBatch, EventPublisher } from "../../src/pipeline/types";
@@ -129,4 +129,10 @@ t.test("both ack modes ride out a stalled server: timeouts are retried with the 
     await deleteStream(nc, name);
     await nc.close();
   }
+});
+
+t.test("credentials in a server URL never reach an error message", async (t) => {
+  const err = await connectNats({ servers: ["nats://alice:s3cr3t-pw@127.0.0.1:1"], name: "t", connectTimeoutMs: 500 }).catch((e: unknown) => e as Error);
+  t.match(err, { name: "NatsSetupError", message: /cannot connect to NATS at nats:\/\/alice:\*\*\*@127\.0\.0\.1:1/ });
+  t.notMatch((err as Error).message, /s3cr3t-pw/);
 });

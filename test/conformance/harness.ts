@@ -2,17 +2,10 @@
  * What the source conformance suite needs from a database to test a source adapter against
  * it. One harness per database (MariaDB always; Oracle when ORACLE_TEST_DSN is set).
  */
-import type { RowSource } from "../../src/pipeline/types";
+import type { RowSource, SourceRow } from "../../src/pipeline/types";
 
-/** A row to insert; timestamps as `YYYY-MM-DD HH:MM:SS.ffffff` in the database's own zone. */
-export interface ConformanceRow {
-  id: string;
-  caseId: string | null;
-  eventType: string | null;
-  eventData: string | null;
-  eventTimestamp: string;
-  createdAt: string | null;
-}
+/** A row to insert, shaped as the source hands it back; timestamps in the database's own zone. */
+export type ConformanceRow = SourceRow;
 
 export interface SourceHarness {
   /** Shown in test names, e.g. "mariadb" or "oracle". */

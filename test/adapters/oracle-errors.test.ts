@@ -5,47 +5,11 @@
 import type { Readable } from "node:stream";
 import t from "tap";
 import { isTransientOracleError, toSourceError } from "../../src/adapters/oracle-errors";
-import { OracleSource, type OracleSourceOptions } from "../../src/adapters/oracle-source";
+import type { OracleSource } from "../../src/adapters/oracle-source";
 import { SourceError } from "../../src/errors";
 import type { SourceRow } from "../../src/pipeline/types";
-import { driverError, FakeOracle, type FakeRow } from "../fakes/fake-oracledb";
-
-const TABLE = "spc.TXLOG_EVENTS";
-const PASSWORD = "Tr0ub4dor&3-secret";
-
-const row = (id: number): FakeRow => ({
-  ID: String(id),
-  CASE_ID: "c",
-  EVENT_TYPE: "e",
-  EVENT_DATA: "{}",
-  EVENT_TIMESTAMP: `2026-01-01 00:00:${String(id).padStart(2, "0")}.000000`,
-  CREATED_AT: null,
-});
-
-function setup(rowCount: number, options: Partial<OracleSourceOptions> = {}) {
-  const fake = new FakeOracle();
-  fake.createTable(
-    TABLE,
-    Array.from({ length: rowCount }, (_, i) => row(i + 1)),
-  );
-  const warnings: { obj: object; msg: string }[] = [];
-  const source = new OracleSource({
-    user: "publisher",
-    password: PASSWORD,
-    dsn: "dbhost:1521/FREEPDB1",
-    poolMin: 0,
-    poolMax: 2,
-    fetchArraySize: 100,
-    prefetchRows: 100,
-    callTimeoutMs: 5000,
-    retry: { maxRetries: 3, initialBackoff: 0.001, maxBackoff: 0.005, backoffMultiplier: 2 },
-    timeZone: "UTC",
-    driver: fake.driver,
-    logger: { warn: (obj, msg) => warnings.push({ obj, msg }), info() {}, debug() {} },
-    ...options,
-  });
-  return { fake, source, warnings };
-}
+import { driverError, FakeOracle } from "../fakes/fake-oracledb";
+import { PASSWORD, setupFake, TABLE } from "../helpers/oracle";
 
 async function collect(stream: Readable): Promise<{ rows: SourceRow[]; error?: unknown }> {
   const rows: SourceRow[] = [];
@@ -120,7 +84,7 @@ t.test("wraps driver errors as SourceError naming the table and code, without th
 });
 
 t.test("retries a transient connect failure with backoff and then reads everything", async (t) => {
-  const { fake, source, warnings } = setup(5);
+  const { fake, source, warnings } = setupFake(5);
   t.teardown(() => source.close());
   fake.inject({ on: "getConnection", error: "NJS-503", times: 2 });
   const { rows, error } = await readAll(source);
@@ -132,7 +96,7 @@ t.test("retries a transient connect failure with backoff and then reads everythi
 });
 
 t.test("retries a page that fails mid-read on a fresh connection, dropping the broken one", async (t) => {
-  const { fake, source } = setup(25);
+  const { fake, source } = setupFake(25);
   t.teardown(() => source.close());
   fake.inject({ on: "execute", match: /FETCH FIRST/, skip: 1, error: "ORA-03113" });
   const { rows, error } = await readAll(source, 10);
@@ -152,7 +116,7 @@ t.test("retries a page that fails mid-read on a fresh connection, dropping the b
 });
 
 t.test("does not retry a permanent error and surfaces it at once", async (t) => {
-  const { fake, source } = setup(5);
+  const { fake, source } = setupFake(5);
   t.teardown(() => source.close());
   fake.inject({ on: "getConnection", error: "ORA-01017", times: 10 });
   const { rows, error } = await readAll(source);
@@ -167,7 +131,7 @@ t.test("does not retry a permanent error and surfaces it at once", async (t) => 
 
 t.test("a missing table is permanent: one attempt, ORA-00942 named, connection released", async (t) => {
   const fake = new FakeOracle();
-  const { source } = setup(0, { driver: fake.driver, table: "spc.NO_SUCH_TABLE" });
+  const { source } = setupFake(0, { driver: fake.driver, table: "spc.NO_SUCH_TABLE" });
   t.teardown(() => source.close());
   const { error } = await readAll(source);
   t.match((error as Error).message, /spc\.NO_SUCH_TABLE.*ORA-00942/);
@@ -176,7 +140,7 @@ t.test("a missing table is permanent: one attempt, ORA-00942 named, connection r
 });
 
 t.test("gives up after maxRetries and reports the failure as transient", async (t) => {
-  const { fake, source } = setup(5, { retry: { maxRetries: 2, initialBackoff: 0.001, maxBackoff: 0.002, backoffMultiplier: 2 } });
+  const { fake, source } = setupFake(5, { retry: { maxRetries: 2, initialBackoff: 0.001, maxBackoff: 0.002, backoffMultiplier: 2 } });
   t.teardown(() => source.close());
   fake.inject({ on: "getConnection", error: "NJS-500", times: 100 });
   const { error } = await readAll(source);
@@ -186,7 +150,7 @@ t.test("gives up after maxRetries and reports the failure as transient", async (
 });
 
 t.test("a permanent failure after rows were emitted errors the stream and releases the connection", async (t) => {
-  const { fake, source } = setup(25);
+  const { fake, source } = setupFake(25);
   t.teardown(() => source.close());
   fake.inject({ on: "execute", match: /FETCH FIRST/, skip: 1, error: "ORA-00904" });
   const { rows, error } = await readAll(source, 10);
@@ -198,7 +162,7 @@ t.test("a permanent failure after rows were emitted errors the stream and releas
 });
 
 t.test("a session killed mid-read with retries exhausted errors the stream and drops the connection", async (t) => {
-  const { fake, source } = setup(25, { retry: { maxRetries: 0, initialBackoff: 0.001, maxBackoff: 0.001, backoffMultiplier: 1 } });
+  const { fake, source } = setupFake(25, { retry: { maxRetries: 0, initialBackoff: 0.001, maxBackoff: 0.001, backoffMultiplier: 1 } });
   t.teardown(() => source.close());
   const stream = source.read({ after: null, limit: 1000, pageSize: 10, safetyLagSeconds: 0 });
   const it = stream[Symbol.asyncIterator]();
@@ -215,7 +179,7 @@ t.test("a session killed mid-read with retries exhausted errors the stream and d
 });
 
 t.test("latest() retries transient failures and surfaces permanent ones", async (t) => {
-  const { fake, source } = setup(3);
+  const { fake, source } = setupFake(3);
   t.teardown(() => source.close());
   fake.inject({ on: "execute", match: /DESC/, error: "ORA-00060" });
   t.same(await source.latest(0), { ts: "2026-01-01 00:00:03.000000", id: "3" });

@@ -5,45 +5,24 @@
 
 import { setTimeout as delay } from "node:timers/promises";
 import t from "tap";
-import { OracleSource, type OracleSourceOptions } from "../../src/adapters/oracle-source";
+import type { OracleSourceOptions } from "../../src/adapters/oracle-source";
 import { SourceError } from "../../src/errors";
 import type { SourceRow } from "../../src/pipeline/types";
-import { FakeOracle, type FakeRow } from "../fakes/fake-oracledb";
+import type { FakeOracle } from "../fakes/fake-oracledb";
+import { setupFake } from "../helpers/oracle";
 
-const TABLE = "spc.TXLOG_EVENTS";
+/** This file's pool and fetch settings: the first test asserts them as the driver sees them. */
+const POOL: Partial<OracleSourceOptions> = {
+  password: "pw",
+  poolMax: 3,
+  poolTimeoutSeconds: 60,
+  fetchArraySize: 50,
+  prefetchRows: 20,
+  callTimeoutMs: 7000,
+  retry: { maxRetries: 1, initialBackoff: 0.001, maxBackoff: 0.002, backoffMultiplier: 2 },
+};
 
-const row = (id: number): FakeRow => ({
-  ID: String(id),
-  CASE_ID: "c",
-  EVENT_TYPE: "e",
-  EVENT_DATA: "{}",
-  EVENT_TIMESTAMP: `2026-01-01 00:${String(Math.floor(id / 60)).padStart(2, "0")}:${String(id % 60).padStart(2, "0")}.000000`,
-  CREATED_AT: null,
-});
-
-function setup(rowCount: number, options: Partial<OracleSourceOptions> = {}) {
-  const fake = new FakeOracle();
-  fake.createTable(
-    TABLE,
-    Array.from({ length: rowCount }, (_, i) => row(i + 1)),
-  );
-  const source = new OracleSource({
-    user: "publisher",
-    password: "pw",
-    dsn: "dbhost:1521/FREEPDB1",
-    poolMin: 0,
-    poolMax: 3,
-    poolTimeoutSeconds: 60,
-    fetchArraySize: 50,
-    prefetchRows: 20,
-    callTimeoutMs: 7000,
-    retry: { maxRetries: 1, initialBackoff: 0.001, maxBackoff: 0.002, backoffMultiplier: 2 },
-    timeZone: "UTC",
-    driver: fake.driver,
-    ...options,
-  });
-  return { fake, source };
-}
+const setup = (rowCount: number, options: Partial<OracleSourceOptions> = {}) => setupFake(rowCount, { ...POOL, ...options });
 
 const readOpts = (pageSize: number, limit = 10_000) => ({ after: null, limit, pageSize, safetyLagSeconds: 0 });
 const pageQueries = (fake: FakeOracle) => fake.executed(/FETCH FIRST :n/);

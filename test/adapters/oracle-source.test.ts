@@ -9,36 +9,19 @@ import { OracleSource, type OracleSourceOptions } from "../../src/adapters/oracl
 import { SourceError } from "../../src/errors";
 import type { SourceRow } from "../../src/pipeline/types";
 import { type FakeColumnTypes, FakeOracle, type FakeRow } from "../fakes/fake-oracledb";
+import { FAST_RETRY, fakeRow, oracleOptions, setupFake, TABLE } from "../helpers/oracle";
 
-const TABLE = "spc.TXLOG_EVENTS";
 const FMT = "'YYYY-MM-DD HH24:MI:SS.FF6'";
 
-function row(id: string, ts: string, extra: Partial<FakeRow> = {}): FakeRow {
-  return { ID: id, CASE_ID: `case-${id}`, EVENT_TYPE: "created", EVENT_DATA: `{"id":${id}}`, EVENT_TIMESTAMP: ts, CREATED_AT: ts, ...extra };
-}
+const row = (id: string, ts: string, extra: Partial<FakeRow> = {}): FakeRow =>
+  fakeRow(id, { CASE_ID: `case-${id}`, EVENT_TYPE: "created", EVENT_DATA: `{"id":${id}}`, EVENT_TIMESTAMP: ts, CREATED_AT: ts, ...extra });
 
-function baseOptions(fake: FakeOracle, options: Partial<OracleSourceOptions> = {}): OracleSourceOptions {
-  return {
-    user: "publisher",
-    password: "pw-not-for-logs",
-    dsn: "dbhost:1521/FREEPDB1",
-    poolMin: 0,
-    poolMax: 2,
-    fetchArraySize: 100,
-    prefetchRows: 100,
-    callTimeoutMs: 5000,
-    retry: { maxRetries: 2, initialBackoff: 0.001, maxBackoff: 0.005, backoffMultiplier: 2 },
-    timeZone: "UTC",
-    driver: fake.driver,
-    ...options,
-  };
-}
+const SOURCE: Partial<OracleSourceOptions> = { password: "pw-not-for-logs", retry: { ...FAST_RETRY, maxRetries: 2 } };
 
-function setup(rows: FakeRow[] = [], types: Partial<FakeColumnTypes> = {}, options: Partial<OracleSourceOptions> = {}) {
-  const fake = new FakeOracle();
-  fake.createTable(TABLE, rows, types);
-  return { fake, source: new OracleSource(baseOptions(fake, options)) };
-}
+const baseOptions = (fake: FakeOracle, options: Partial<OracleSourceOptions> = {}) => oracleOptions(fake, { ...SOURCE, ...options });
+
+const setup = (rows: FakeRow[] = [], types: Partial<FakeColumnTypes> = {}, options: Partial<OracleSourceOptions> = {}) =>
+  setupFake(rows, { ...SOURCE, ...options }, types);
 
 async function chunksOf(stream: Readable): Promise<SourceRow[][]> {
   const chunks: SourceRow[][] = [];

@@ -16,17 +16,9 @@ import t from "tap";
 import { OracleSource } from "../../src/adapters/oracle-source";
 import type { SourceRow, Watermark } from "../../src/pipeline/types";
 import { type FakeColumnTypes, FakeOracle, type FakeRow } from "../fakes/fake-oracledb";
+import { fakeRow, oracleOptions, TABLE } from "../helpers/oracle";
 
-const TABLE = "spc.TXLOG_EVENTS";
-
-const row = (id: string, ts: string, created: string | null = ts): FakeRow => ({
-  ID: id,
-  CASE_ID: "c",
-  EVENT_TYPE: "e",
-  EVENT_DATA: "{}",
-  EVENT_TIMESTAMP: ts,
-  CREATED_AT: created,
-});
+const row = (id: string, ts: string, created: string | null = ts): FakeRow => fakeRow(id, { EVENT_TIMESTAMP: ts, CREATED_AT: created });
 
 interface Scenario {
   name: string;
@@ -95,19 +87,19 @@ async function runScenario(s: Scenario): Promise<Outcome> {
   fake.nowUtc = "2026-03-01 12:00:00.000000";
   fake.dbOsZone = s.dbOsZone;
   fake.createTable(TABLE, s.rows, s.types);
-  const source = new OracleSource({
-    user: "u",
-    password: "p",
-    dsn: "d",
-    poolMin: 0,
-    poolMax: 1,
-    fetchArraySize: 10,
-    prefetchRows: 10,
-    callTimeoutMs: 0,
-    retry: { maxRetries: 0, initialBackoff: 0.001, maxBackoff: 0.001, backoffMultiplier: 1 },
-    timeZone: s.timeZone,
-    driver: fake.driver,
-  });
+  const source = new OracleSource(
+    oracleOptions(fake, {
+      user: "u",
+      password: "p",
+      dsn: "d",
+      poolMax: 1,
+      fetchArraySize: 10,
+      prefetchRows: 10,
+      callTimeoutMs: 0,
+      retry: { maxRetries: 0, initialBackoff: 0.001, maxBackoff: 0.001, backoffMultiplier: 1 },
+      timeZone: s.timeZone,
+    }),
+  );
   const rows: SourceRow[][] = [];
   for await (const chunk of source.read({ after: s.after, limit: 100, pageSize: 2, safetyLagSeconds: 60 })) rows.push(chunk as SourceRow[]);
   const latest = await source.latest(60);

@@ -10,8 +10,8 @@
  * - Values come back as text: ID via CAST (exact beyond 2^53), timestamps via DATE_FORMAT with
  *   microseconds (a `Date` would drop them and break ties), EVENT_DATA untouched.
  * - The upper bound (database now - lag) is read once per read(), from the database's clock.
- * - A page is fetched only when the consumer asks (`_read`), so at most one page is held
- *   ahead. A page that fails with a transient error is re-run from the last row emitted, on a
+ * - A page is fetched only when the consumer asks (`_read`), so only the consumer holds a
+ *   page ahead. A page that fails with a transient error is re-run from the last row emitted, on a
  *   fresh connection, with the `retry` backoff: keyset pages make that exact.
  */
 import { Readable } from "node:stream";
@@ -147,7 +147,9 @@ export class MariadbSource implements RowSource {
 
     return new Readable({
       objectMode: true,
-      // One page buffered: the bound on rows fetched ahead.
+      // Nothing buffered here: a page is fetched when the consumer asks for one, and the
+      // consumer (the cycle's stop wrapper) holds the page read ahead. Pages waiting in two
+      // places cost garbage-collector time (rows are young objects that survive) for no speed.
       highWaterMark: 0,
       read() {
         if (remaining <= 0) {

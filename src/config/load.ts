@@ -99,7 +99,7 @@ function validateSection(section: SectionField, raw: Plain, at: string, root: Pl
   }
   for (const [key, field] of Object.entries(section.fields)) {
     const path = `${at}${key}`;
-    const value = raw[key];
+    const value = field.kind !== "section" && field.normalize && raw[key] !== undefined && raw[key] !== null ? field.normalize(raw[key]) : raw[key];
     if (field.kind === "section") {
       const mustExist = field.requiredWhen?.(root) ?? false;
       if (value === undefined || value === null) {

@@ -11,6 +11,8 @@ export type Field = StringField | NumberField | BooleanField | ListField | Secti
 
 interface Common {
   description: string;
+  /** Maps a legacy (V7) spelling to the canonical value before validation. */
+  normalize?: (value: unknown) => unknown;
   /** Environment variable that overrides the file's value. */
   env?: string;
   /** Never echoed in errors or logs. */
@@ -204,7 +206,8 @@ export const schema: SectionField = {
           above: 0,
           default: 120,
           unit: "seconds",
-          description: "Duplicate window of the stream when this service creates it: a retry within it is absorbed by msg id (replays after a crash are also caught by the stream scan).",
+          description:
+            "Duplicate window of the stream when this service creates it: a retry within it is absorbed by msg id (replays after a crash are also caught by the stream scan).",
         },
         retry: retrySection("NATS (connecting, and re-publishing a message whose ack timed out)"),
       },
@@ -223,9 +226,11 @@ export const schema: SectionField = {
         data_type: { kind: "string", default: "txlog_event", allowEmpty: true, description: "Value of the data_type field of every event." },
         trace_id: {
           kind: "string",
-          oneOf: ["uuid4", "row"],
           default: "uuid4",
-          description: "trace_id of each event: uuid4 (random UUID) or row (a UUID derived from table and ID, the same on every replay).",
+          // V7 configs carry this key with values of their own: any of them means a random UUID.
+          normalize: (v) => (typeof v === "boolean" || typeof v === "number" ? "uuid4" : v),
+          description:
+            "trace_id of each event: row gives a UUID derived from table and ID (the same on every replay); uuid4, or any other V7 value, a random UUID.",
         },
         dead_letter_subject: {
           kind: "string",
@@ -320,7 +325,14 @@ export const schema: SectionField = {
       kind: "section",
       description: "Logs (pino, to stdout).",
       fields: {
-        level: { kind: "string", oneOf: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], default: "info", description: "Lowest level written." },
+        level: {
+          kind: "string",
+          oneOf: ["trace", "debug", "info", "warn", "error", "fatal", "silent"],
+          default: "info",
+          // V7 (Python) spells levels INFO, WARNING, CRITICAL.
+          normalize: (v) => (typeof v === "string" ? ({ warning: "warn", critical: "fatal" }[v.toLowerCase()] ?? v.toLowerCase()) : v),
+          description: "Lowest level written (Python's INFO, WARNING, CRITICAL are accepted too).",
+        },
         format: { kind: "string", oneOf: ["json", "pretty"], default: "json", description: "json (one object per line) or pretty (for a terminal)." },
       },
     },
@@ -375,7 +387,7 @@ export interface Config {
     stream_name: string;
     subject: string;
     data_type: string;
-    trace_id: "uuid4" | "row";
+    trace_id: string;
     dead_letter_subject: string;
   };
   publisher: {

@@ -33,7 +33,8 @@ export interface FormatOptions {
   /** `source.time_zone`: "UTC" or "+09:00". */
   timeZone: string;
   dataType: string;
-  traceId: "uuid4" | "row";
+  /** "row": derived from table and ID; anything else: a random UUID per message. */
+  traceId: string;
   /** Table name, the namespace of `row` trace ids. */
   table: string;
 }
@@ -87,7 +88,13 @@ export interface PackedEvents {
 let scratch: Buffer | null = null;
 const SCRATCH_KEEP = 16 * 1024 * 1024;
 
-export function packEvents(events: readonly TxlogEvent[]): PackedEvents {
+/** Allocates a payload of exactly `bytes` bytes (its own buffer, not Buffer's shared pool). */
+export type PayloadAllocator = (bytes: number) => Uint8Array;
+
+// Not from Buffer's shared pool, so a worker can transfer it back without a copy.
+const freshPayload: PayloadAllocator = (bytes) => Buffer.allocUnsafeSlow(bytes);
+
+export function packEvents(events: readonly TxlogEvent[], allocate: PayloadAllocator = freshPayload): PackedEvents {
   const ends = new Uint32Array(events.length);
   let out = scratch ?? Buffer.allocUnsafeSlow(1024 * 1024);
   let total = 0;
@@ -104,8 +111,7 @@ export function packEvents(events: readonly TxlogEvent[]): PackedEvents {
     ends[i] = total;
   }
   scratch = out.length <= SCRATCH_KEEP ? out : null;
-  // Not from Buffer's shared pool, so a worker can transfer it back without a copy.
-  const payload = Buffer.allocUnsafeSlow(total);
-  out.copy(payload, 0, 0, total);
+  const payload = allocate(total);
+  payload.set(out.subarray(0, total));
   return { payload, ends };
 }

@@ -6,7 +6,8 @@ import type { EventBatch, SourceRow, Watermark } from "./types";
 export function formatEvents(options: FormatOptions): Transform {
   return new Transform({
     objectMode: true,
-    // Chunks are whole pages; two buffered on each side keep the stages busy without hoarding.
+    // Chunks are whole pages, passed straight on (nothing buffered here): rows should reach
+    // the serializer quickly, since waiting as objects is what costs garbage-collector time.
     highWaterMark: 0,
     transform(rows: SourceRow[], _encoding: BufferEncoding, callback: TransformCallback) {
       const positions = new Array<Watermark>(rows.length);

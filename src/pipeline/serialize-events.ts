@@ -12,15 +12,70 @@ import type Piscina from "piscina";
 import { packEvents } from "../event/txlog-event";
 import type { EncodedBatch, EventBatch } from "./types";
 
+/** Released buffers kept for reuse, per inline stage; more are left to the GC. */
+const FREE_KEPT = 4;
+
+interface Pooled {
+  pool: PayloadPool;
+  whole: Buffer;
+  free: boolean;
+}
+/** Which pool a payload's memory came from: the sink hands it back by the ArrayBuffer alone. */
+const pooled = new WeakMap<ArrayBufferLike, Pooled>();
+
+/**
+ * The inline stage's payload buffers, reused. A fresh buffer per batch (~2 MB for 2,000 rows
+ * of 1 KB) costs page faults and zeroing on every batch (~1 us a row here) and then lingers as
+ * external memory until a full GC (~30 MB of peak RSS, measured). The sink hands a batch's
+ * buffer back with `releasePayload` once every message in it is acknowledged, so a buffer is
+ * only ever reused when nothing will publish from it again.
+ */
+class PayloadPool {
+  private readonly free: Pooled[] = [];
+
+  readonly acquire = (bytes: number): Uint8Array => {
+    const i = this.free.findIndex((p) => p.whole.length >= bytes);
+    let entry: Pooled;
+    if (i >= 0) entry = this.free.splice(i, 1)[0] as Pooled;
+    else {
+      // Some headroom, so that a slightly larger batch still fits when this one comes back.
+      entry = { pool: this, whole: Buffer.allocUnsafeSlow(bytes + (bytes >> 3)), free: false };
+      pooled.set(entry.whole.buffer, entry);
+    }
+    entry.free = false;
+    return entry.whole.subarray(0, bytes);
+  };
+
+  release(entry: Pooled): void {
+    if (entry.free || this.free.length >= FREE_KEPT) return;
+    entry.free = true;
+    this.free.push(entry);
+  }
+}
+
+/**
+ * A batch's payload is no longer needed (every message in it acknowledged): its buffer may be
+ * packed into again. A no-op for payloads that did not come from an inline stage's pool.
+ */
+export function releasePayload(payload: Uint8Array): void {
+  const entry = pooled.get(payload.buffer);
+  entry?.pool.release(entry);
+}
+
 export function serializeInline(): Transform {
+  const pool = new PayloadPool();
   return new Transform({
     objectMode: true,
+    // Events wait here as bytes, not as objects: each page is serialized as soon as it arrives
+    // (no buffering on the way in), and up to 3 encoded batches queue for the sink. Rows held
+    // as JS strings are what the garbage collector has to copy (measured: ~1/3 less promoted
+    // to the old generation than with one page buffered on each side).
     writableHighWaterMark: 0,
     readableHighWaterMark: 3,
     transform(batch: EventBatch, _encoding: BufferEncoding, callback: TransformCallback) {
       let packed: ReturnType<typeof packEvents>;
       try {
-        packed = packEvents(batch.events);
+        packed = packEvents(batch.events, pool.acquire);
       } catch (err) {
         callback(err as Error);
         return;

@@ -120,3 +120,12 @@ t.test("the README's configuration reference is the one generated from the schem
   const section = readme.slice(readme.indexOf("-->", start) + 3, end).trim();
   t.equal(section, renderReference().trim(), "run `npm run config-doc` after changing the schema");
 });
+
+t.test("V7 spellings are accepted: Python log levels, any trace_id value", async (t) => {
+  const c = parseConfig(`${minimalMariadb}logging: {level: WARNING}\nintime_txlog_events: {trace_id: true}\n`, "cfg.yaml");
+  t.equal(c.logging.level, "warn");
+  t.equal(c.intime_txlog_events.trace_id, "uuid4");
+  t.equal(parseConfig(`${minimalMariadb}logging: {level: CRITICAL}\n`, "cfg.yaml").logging.level, "fatal");
+  t.equal(parseConfig(`${minimalMariadb}intime_txlog_events: {trace_id: row}\n`, "cfg.yaml").intime_txlog_events.trace_id, "row");
+  t.match(problem(`${minimalMariadb}logging: {level: LOUD}\n`), /logging\.level: must be one of trace, debug, info/);
+});

@@ -13,11 +13,14 @@
  *   stream) becomes a dead-letter message on the dead-letter subject, or fails the sink,
  *   as `on_unpublishable` says. Its dead-letter message takes its place in the ack order.
  * - The watermark (AckTracker) only moves over the fully acknowledged prefix.
+ * - Once every message of a batch is acknowledged its payload buffer is handed back to the
+ *   serializer (`releasePayload`) for reuse; until then nothing else is written into it.
  */
 import { Writable } from "node:stream";
 import { PublishError, UnpublishableRowError } from "../errors";
 import { AckTracker } from "./ack-tracker";
 import { backoffMs, type RetryPolicy } from "./retry";
+import { releasePayload } from "./serialize-events";
 import type { EncodedBatch, EventPublisher, PublishChannel, PublishOutcome, Watermark } from "./types";
 
 export interface SinkOptions {
@@ -44,8 +47,19 @@ export interface SinkOptions {
   onRetry?: (row: { id: string; attempt: number; waitMs: number }) => void;
 }
 
+/** A batch's payload and how many of its messages still need it. */
+interface BatchHold {
+  payload: Uint8Array;
+  /** Messages sent from it and not yet acknowledged (or replaced by a dead letter). */
+  unsettled: number;
+  /** Every message of the batch has been sent (none will be added). */
+  sent: boolean;
+}
+
 interface Pending {
   token: number;
+  /** The batch whose payload this message's bytes are in (null once they are not). */
+  hold: BatchHold | null;
   /** Place in source order (AckTracker sequence). */
   seq: number;
   position: Watermark;
@@ -91,6 +105,7 @@ export class JetStreamSink extends Writable {
   private readonly ready: Pending[] = [];
   private nextToken = 0;
   private batch: EncodedBatch | null = null;
+  private hold: BatchHold | null = null;
   private index = 0;
   private batchDone: ((err?: Error | null) => void) | null = null;
   private finalDone: ((err?: Error | null) => void) | null = null;
@@ -124,6 +139,7 @@ export class JetStreamSink extends Writable {
 
   override _write(batch: EncodedBatch, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.batch = batch;
+    this.hold = { payload: batch.payload, unsettled: 0, sent: false };
     this.index = 0;
     this.batchDone = callback;
     this.pump();
@@ -181,8 +197,11 @@ export class JetStreamSink extends Writable {
               continue;
             }
           }
+          const hold = this.hold as BatchHold;
+          hold.unsettled++;
           const message: Pending = {
             token: this.nextToken++,
+            hold,
             seq: this.tracker.add(position, this.maxSeqSeen + 1),
             position,
             subject: this.options.subject,
@@ -201,7 +220,11 @@ export class JetStreamSink extends Writable {
         }
         if (this.index === positions.length) {
           const done = this.batchDone;
+          const hold = this.hold as BatchHold;
+          hold.sent = true;
+          if (hold.unsettled === 0) releasePayload(hold.payload);
           this.batch = null;
+          this.hold = null;
           this.batchDone = null;
           done?.();
         }
@@ -246,6 +269,7 @@ export class JetStreamSink extends Writable {
         if (outcome.duplicate) this.stats.duplicates++;
         if (message.deadLettered) this.stats.deadLettered++;
         this.tracker.ack(message.seq);
+        this.settle(message);
         if (this.options.maxInFlight - this.inFlight.size >= Math.max(1, this.options.maxInFlight >> 4) || this.inFlight.size === 0) this.schedulePump();
         return;
       case "timeout":
@@ -262,6 +286,15 @@ export class JetStreamSink extends Writable {
         this.fail(new PublishError(`JetStream rejected ${message.msgId} on ${message.subject}: ${outcome.description} (code ${outcome.code})`));
         return;
     }
+  }
+
+  /** The message no longer needs its batch's payload; the last one hands it back. */
+  private settle(message: Pending): void {
+    const hold = message.hold;
+    if (!hold) return;
+    message.hold = null;
+    hold.unsettled--;
+    if (hold.sent && hold.unsettled === 0) releasePayload(hold.payload);
   }
 
   private retryLater(message: Pending, reason: string): void {
@@ -326,6 +359,7 @@ export class JetStreamSink extends Writable {
       subject: this.options.subject,
       size: message.payload.length,
     });
+    this.settle(message);
     message.subject = this.options.deadLetterSubject;
     message.msgId = `${message.msgId}:dlq`;
     message.payload = encoder.encode(record);

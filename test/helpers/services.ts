@@ -97,6 +97,9 @@ export async function startPrivateNats(options: { maxPayload?: number } = {}): P
   const conf = join(dir, "nats.conf");
   writeFileSync(conf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${dir}/js" }\n${options.maxPayload ? `max_payload: ${options.maxPayload}\n` : ""}`);
   const child = spawn("/usr/sbin/nats-server", ["-c", conf], { stdio: "ignore" });
+  // Never outlive the test process, even when a test fails before its teardown.
+  const reap = () => child.exitCode === null && child.kill("SIGKILL");
+  process.once("exit", reap);
   for (let i = 0; i < 100 && !(await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
   if (!(await portOpen(port))) throw new Error(`private nats-server on ${port} did not start`);
   return {

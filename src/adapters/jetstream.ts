@@ -6,7 +6,7 @@
  *   correlates the PubAcks, and ONE interval timer sweeping for timeouts (deadlines are in
  *   publish order, so a FIFO suffices). That is how the Go client's PublishAsync works, and it
  *   avoids the stock path's promise, timer and request object per message: measured here
- *   ~62-70k msg/s against ~34k for js.publish() with the same window (README, Performance).
+ *   ~58k msg/s for the sink alone against ~32k for js.publish() (docs/PERFORMANCE.md).
  * - `StockPublisher` (nats.ack_mode: stock): the client's own js.publish(), kept selectable;
  *   tests prove both give the same delivery results.
  *
@@ -251,17 +251,67 @@ const headerSlab = {
   },
 };
 
+/**
+ * Publish attempts in send order with their deadlines, in a ring of typed arrays (no object
+ * and no garbage per message). Deadlines never decrease along it, so a timeout sweep only looks
+ * at the head; answered attempts are dropped from the head as their acks arrive, which keeps it
+ * about as long as the window (the earlier array-with-slice grew to every send of the last
+ * publish_timeout, ~370k entries, and its copies churned the large-object heap: +50 MB RSS on
+ * a 1M-row run).
+ */
+class AttemptQueue {
+  private tokens = new Float64Array(1024);
+  private deadlines = new Float64Array(1024);
+  private head = 0;
+  length = 0;
+
+  push(token: number, deadline: number): void {
+    if (this.length === this.tokens.length) this.grow();
+    const i = (this.head + this.length) & (this.tokens.length - 1);
+    this.tokens[i] = token;
+    this.deadlines[i] = deadline;
+    this.length++;
+  }
+  get firstToken(): number {
+    return this.tokens[this.head] as number;
+  }
+  get firstDeadline(): number {
+    return this.deadlines[this.head] as number;
+  }
+  get lastDeadline(): number {
+    return this.length === 0 ? 0 : (this.deadlines[(this.head + this.length - 1) & (this.tokens.length - 1)] as number);
+  }
+  shift(): void {
+    this.head = (this.head + 1) & (this.tokens.length - 1);
+    this.length--;
+  }
+  private grow(): void {
+    const tokens = new Float64Array(this.tokens.length * 2);
+    const deadlines = new Float64Array(this.tokens.length * 2);
+    for (let k = 0; k < this.length; k++) {
+      const i = (this.head + k) & (this.tokens.length - 1);
+      tokens[k] = this.tokens[i] as number;
+      deadlines[k] = this.deadlines[i] as number;
+    }
+    this.tokens = tokens;
+    this.deadlines = deadlines;
+    this.head = 0;
+  }
+}
+
 export class InboxPublisher extends PublisherBase {
   open(onOutcome: (token: number, outcome: PublishOutcome) => void): PublishChannel {
     const nc = this.nc;
     const timeoutMs = this.timeoutMs;
     const inbox = createInbox();
     const prefixLength = inbox.length + 1;
-    // token -> deadline of its current attempt; the FIFO holds (token, deadline) in send order.
+    // token -> deadline of its current attempt; `attempts` holds (token, deadline) in send order.
     const pending = new Map<number, number>();
-    let fifoTokens: number[] = [];
-    let fifoDeadlines: number[] = [];
-    let head = 0;
+    const attempts = new AttemptQueue();
+    /** Drops answered (or superseded) attempts from the head of the queue. */
+    const trim = () => {
+      while (attempts.length > 0 && pending.get(attempts.firstToken) !== attempts.firstDeadline) attempts.shift();
+    };
     let closed = false;
 
     const sub: Subscription = nc.subscribe(`${inbox}.*`, {
@@ -276,6 +326,7 @@ export class InboxPublisher extends PublisherBase {
         }
         const token = Number(m.subject.slice(prefixLength));
         if (!pending.delete(token)) return; // answer to an attempt already timed out
+        trim();
         let outcome: PublishOutcome;
         try {
           outcome = parsePubAck(m);
@@ -289,19 +340,14 @@ export class InboxPublisher extends PublisherBase {
     const sweep = setInterval(
       () => {
         const now = Date.now();
-        while (head < fifoTokens.length && (fifoDeadlines[head] as number) <= now) {
-          const token = fifoTokens[head] as number;
-          const deadline = fifoDeadlines[head] as number;
-          head++;
+        while (attempts.length > 0 && attempts.firstDeadline <= now) {
+          const token = attempts.firstToken;
+          const deadline = attempts.firstDeadline;
+          attempts.shift();
           if (pending.get(token) === deadline) {
             pending.delete(token);
             onOutcome(token, { kind: "timeout" });
           }
-        }
-        if (head > 4096 && head * 2 > fifoTokens.length) {
-          fifoTokens = fifoTokens.slice(head);
-          fifoDeadlines = fifoDeadlines.slice(head);
-          head = 0;
         }
       },
       Math.max(10, Math.min(250, timeoutMs / 10)),
@@ -318,12 +364,10 @@ export class InboxPublisher extends PublisherBase {
         header.bytes = headerSlab.encode(msgId);
         options.reply = `${inbox}.${token}`;
         nc.publish(subject, payload, options);
-        // Deadlines must increase along the FIFO: a later send never gets an earlier one.
-        const last = fifoDeadlines.length > head ? (fifoDeadlines[fifoDeadlines.length - 1] as number) : 0;
-        const deadline = Math.max(Date.now() + timeoutMs, last);
+        // Deadlines must not decrease along the queue: a later send never gets an earlier one.
+        const deadline = Math.max(Date.now() + timeoutMs, attempts.lastDeadline);
         pending.set(token, deadline);
-        fifoTokens.push(token);
-        fifoDeadlines.push(deadline);
+        attempts.push(token, deadline);
       },
       close() {
         if (closed) return;

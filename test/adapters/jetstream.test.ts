@@ -125,6 +125,9 @@ t.test("both ack modes ride out a stalled server: timeouts are retried with the 
       range(1, 200).map(String),
       `${mode}: every row exactly once`,
     );
+    // Payload buffers are reused once acknowledged: a retried message must still carry its own bytes.
+    const intact = stored.every((m) => m.msgId === `T:${m.json.id}` && m.json.event_data === `{"n":${m.json.id}}`);
+    t.ok(intact, `${mode}: every stored message carries its own row's bytes`);
     t.same(sink.watermark, { ts: TS, id: "200" });
     await deleteStream(nc, name);
     await nc.close();

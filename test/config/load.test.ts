@@ -25,7 +25,7 @@ t.test("a minimal MariaDB-sourced file gets every default", async (t) => {
   const c = parseConfig(minimalMariadb, "cfg.yaml");
   t.equal(c.source.kind, "mariadb");
   t.equal(c.source.table, "spc.TXLOG_EVENTS");
-  t.equal(c.publisher.max_in_flight, 256);
+  t.equal(c.publisher.max_in_flight, 1024);
   t.equal(c.publisher.start_from, "earliest");
   t.equal(c.oracle_db, undefined, "no oracle_db needed when the source is MariaDB");
   t.same(c.source.mariadb, { host: "127.0.0.1", port: 3306, user: "root", password: "", database: "test" }, "source.mariadb falls back to the mariadb section");

@@ -61,15 +61,21 @@ export class LockError extends PublisherError {
   }
 }
 
-/** One line for a log or a CLI error: the message, then each cause's message. */
+/**
+ * One line for a log or a CLI error: the message, then each cause's message that does not
+ * already appear in it (adapters usually quote their driver's message).
+ */
 export function describeError(err: unknown): string {
+  const flat = (text: string) => text.replace(/\s+/g, " ").trim();
   const parts: string[] = [];
   let e: unknown = err;
   for (let depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = flat(e instanceof Error ? e.message : String(e));
     const code = (e as { code?: unknown }).code;
     const label = typeof code === "string" && !msg.includes(code) && !(e instanceof PublisherError) ? `${code}: ${msg}` : msg;
-    if (label && !parts.some((p) => p.includes(label))) parts.push(label);
+    const known = parts.join(" ");
+    // A cause whose first words are already quoted adds nothing.
+    if (label && !known.includes(flat(msg).slice(0, 60))) parts.push(label);
     e = e instanceof Error ? e.cause : undefined;
   }
   return parts.join(": caused by: ");

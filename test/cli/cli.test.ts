@@ -5,8 +5,10 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import t, { type Test } from "tap";
 import { sampleRows } from "../../scripts/lib/txlog-table";
 import { runCli } from "../helpers/cli";
+import { rawConfig } from "../helpers/config";
 import { fixture } from "../helpers/fixture";
 import { startLoop } from "../helpers/run";
+import { writeConfig } from "../helpers/services";
 
 t.test("--once publishes, commits and exits 0", async (t) => {
   const f = await fixture(t);
@@ -60,6 +62,13 @@ t.test("unreachable or refusing services exit 1 naming which one, without the pa
   t.equal(denied.code, 1);
   oneLine(t, denied.stderr, /ETL_PRMREC on MariaDB 127\.0\.0\.1:3306\/test\) failed: ER_ACCESS_DENIED_ERROR/);
   t.notMatch(denied.stderr + denied.stdout, /sekrit-123/);
+
+  const oracleConfig = rawConfig(f, { source: { kind: "oracle", table: "spc.TXLOG_EVENTS" }, publisher: { max_retries: 0 } });
+  oracleConfig.oracle_db = { user: "publisher", dsn: "127.0.0.1:1/FREEPDB1", retry: fast };
+  const oracle = await runCli(["--config", writeConfig(f.dir, oracleConfig, "oracle.yaml"), "--once"], { ORACLE_PASSWORD: "oracle-secret-pw" });
+  t.equal(oracle.code, 1);
+  oneLine(t, oracle.stderr, /Oracle .*spc\.TXLOG_EVENTS.*NJS-50\d/);
+  t.notMatch(oracle.stderr + oracle.stdout, /oracle-secret-pw/);
 
   const noTable = await runCli(["--config", f.configFile({ source: { table: "NO_SUCH_TABLE_XYZ" }, publisher: { max_retries: 0 } }), "--once"]);
   t.equal(noTable.code, 1);

@@ -6,8 +6,11 @@
  * reads included. `catch-up` runs cycles of `maxRecordsPerRun` until the backlog is gone, as
  * the service does after a full cycle.
  */
-import { connectNats, InboxPublisher, StockPublisher } from "../../src/adapters/jetstream";
+
+import { InboxPublisher } from "../../src/adapters/inbox-publisher";
+import { connectNats } from "../../src/adapters/jetstream";
 import { JetStreamLedger } from "../../src/adapters/jetstream-ledger";
+import { StockPublisher } from "../../src/adapters/stock-publisher";
 import { createSerializer } from "../../src/app";
 import type { Config } from "../../src/config/schema";
 import { type CycleSettings, runCycle } from "../../src/pipeline/cycle";

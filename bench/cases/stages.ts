@@ -7,7 +7,9 @@
  */
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { connectNats, InboxPublisher, StockPublisher } from "../../src/adapters/jetstream";
+import { InboxPublisher } from "../../src/adapters/inbox-publisher";
+import { connectNats } from "../../src/adapters/jetstream";
+import { StockPublisher } from "../../src/adapters/stock-publisher";
 import { formatEvents } from "../../src/pipeline/format-events";
 import { JetStreamSink } from "../../src/pipeline/jetstream-sink";
 import { serializeInline } from "../../src/pipeline/serialize-events";

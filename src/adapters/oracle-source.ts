@@ -16,66 +16,10 @@ import { SourceError } from "../errors";
 import type { RetryPolicy } from "../pipeline/retry";
 import { withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
+import type { OracleConnection, OracleDbType, OracleDriver, OracleMetaData, OraclePool } from "./oracle-driver";
 import { isTransientOracleError, toSourceError } from "./oracle-errors";
 import type { ColumnKinds, Statement, TimestampKind } from "./oracle-sql";
 import { describeSql, latestStatement, normalizeZone, pageStatement, TS_TEXT, upperBoundStatement, validateTable } from "./oracle-sql";
-
-// ---- The slice of the node-oracledb API this adapter uses (the package ships no typings). ----
-
-/** A node-oracledb `DbType` constant; compared by identity with the driver's own. */
-export interface OracleDbType {
-  readonly num: number;
-  readonly name: string;
-  readonly columnTypeName: string;
-}
-export interface OracleMetaData {
-  name: string;
-  dbType?: OracleDbType;
-  dbTypeName?: string;
-  precision?: number;
-  scale?: number;
-}
-export interface OracleExecuteOptions {
-  outFormat?: number;
-  fetchTypeHandler?: (metaData: OracleMetaData) => { type?: OracleDbType } | undefined;
-  maxRows?: number;
-  fetchArraySize?: number;
-  prefetchRows?: number;
-}
-export interface OracleResult {
-  rows?: unknown[];
-  metaData?: OracleMetaData[];
-}
-export interface OracleConnection {
-  callTimeout: number;
-  execute(sql: string, binds: Record<string, unknown>, options: OracleExecuteOptions): Promise<OracleResult>;
-  close(options?: { drop?: boolean }): Promise<void>;
-}
-export interface OraclePool {
-  getConnection(): Promise<OracleConnection>;
-  close(drainTimeSeconds?: number): Promise<void>;
-}
-export interface OraclePoolAttributes {
-  user: string;
-  password: string;
-  connectString: string;
-  poolMin: number;
-  poolMax: number;
-  poolIncrement: number;
-  poolTimeout?: number;
-}
-export interface OracleDriver {
-  createPool(attributes: OraclePoolAttributes): Promise<OraclePool>;
-  readonly OUT_FORMAT_OBJECT: number;
-  readonly STRING: OracleDbType;
-  readonly DB_TYPE_NUMBER: OracleDbType;
-  readonly DB_TYPE_CLOB: OracleDbType;
-  readonly DB_TYPE_NCLOB: OracleDbType;
-  readonly DB_TYPE_DATE: OracleDbType;
-  readonly DB_TYPE_TIMESTAMP: OracleDbType;
-  readonly DB_TYPE_TIMESTAMP_TZ: OracleDbType;
-  readonly DB_TYPE_TIMESTAMP_LTZ: OracleDbType;
-}
 
 export interface OracleSourceLogger {
   warn(obj: object, msg: string): void;
@@ -116,6 +60,17 @@ interface PageRow {
   EVENT_TS: unknown;
   CREATED_TS: unknown;
 }
+
+export type {
+  OracleConnection,
+  OracleDbType,
+  OracleDriver,
+  OracleExecuteOptions,
+  OracleMetaData,
+  OraclePool,
+  OraclePoolAttributes,
+  OracleResult,
+} from "./oracle-driver";
 
 const SILENT: OracleSourceLogger = { warn() {}, info() {}, debug() {} };
 

@@ -1,0 +1,59 @@
+/**
+ * The slice of the node-oracledb API the Oracle source uses, typed here because the package
+ * ships no typings. The real module and the test fake (test/fakes/fake-oracledb.ts) both
+ * satisfy it.
+ */
+/** A node-oracledb `DbType` constant; compared by identity with the driver's own. */
+export interface OracleDbType {
+  readonly num: number;
+  readonly name: string;
+  readonly columnTypeName: string;
+}
+export interface OracleMetaData {
+  name: string;
+  dbType?: OracleDbType;
+  dbTypeName?: string;
+  precision?: number;
+  scale?: number;
+}
+export interface OracleExecuteOptions {
+  outFormat?: number;
+  fetchTypeHandler?: (metaData: OracleMetaData) => { type?: OracleDbType } | undefined;
+  maxRows?: number;
+  fetchArraySize?: number;
+  prefetchRows?: number;
+}
+export interface OracleResult {
+  rows?: unknown[];
+  metaData?: OracleMetaData[];
+}
+export interface OracleConnection {
+  callTimeout: number;
+  execute(sql: string, binds: Record<string, unknown>, options: OracleExecuteOptions): Promise<OracleResult>;
+  close(options?: { drop?: boolean }): Promise<void>;
+}
+export interface OraclePool {
+  getConnection(): Promise<OracleConnection>;
+  close(drainTimeSeconds?: number): Promise<void>;
+}
+export interface OraclePoolAttributes {
+  user: string;
+  password: string;
+  connectString: string;
+  poolMin: number;
+  poolMax: number;
+  poolIncrement: number;
+  poolTimeout?: number;
+}
+export interface OracleDriver {
+  createPool(attributes: OraclePoolAttributes): Promise<OraclePool>;
+  readonly OUT_FORMAT_OBJECT: number;
+  readonly STRING: OracleDbType;
+  readonly DB_TYPE_NUMBER: OracleDbType;
+  readonly DB_TYPE_CLOB: OracleDbType;
+  readonly DB_TYPE_NCLOB: OracleDbType;
+  readonly DB_TYPE_DATE: OracleDbType;
+  readonly DB_TYPE_TIMESTAMP: OracleDbType;
+  readonly DB_TYPE_TIMESTAMP_TZ: OracleDbType;
+  readonly DB_TYPE_TIMESTAMP_LTZ: OracleDbType;
+}

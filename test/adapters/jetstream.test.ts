@@ -6,7 +6,7 @@ import { InboxPublisher } from "../../src/adapters/inbox-publisher";
 import { connectNats, ensureStream, subjectMatches } from "../../src/adapters/jetstream";
 import { StockPublisher } from "../../src/adapters/stock-publisher";
 import { formatEvent, packEvents } from "../../src/event/txlog-event";
-import { JetStreamSink } from "../../src/pipeline/jetstream-sink";
+import { JetStreamSink, type SinkOptions } from "../../src/pipeline/jetstream-sink";
 import type { EncodedBatch, EventPublisher } from "../../src/pipeline/types";
 import { deleteStream, idsOf, natsConnection, readStream, startPrivateNats, uniqueName } from "../helpers/services";
 
@@ -18,6 +18,21 @@ function batch(ids: number[]): EncodedBatch {
 }
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const retry = { maxRetries: 5, initialBackoff: 0.1, maxBackoff: 0.5, backoffMultiplier: 2 };
+
+/** A sink for table T publishing to `subject` (dead letters to `<subject>.dlq`). */
+function sinkFor(publisher: EventPublisher, subject: string, options: Partial<SinkOptions> = {}): JetStreamSink {
+  return new JetStreamSink({
+    publisher,
+    table: "T",
+    subject,
+    deadLetterSubject: `${subject}.dlq`,
+    onUnpublishable: "dead_letter",
+    maxInFlight: 16,
+    retry,
+    start: null,
+    ...options,
+  });
+}
 
 t.test("subject filters match like the server's", async (t) => {
   t.ok(subjectMatches("txlog.>", "txlog.events"));
@@ -68,16 +83,7 @@ for (const [mode, make] of [
     await ensureStream(nc, name, [subject, `${subject}.dlq`], 120);
     const publisher: EventPublisher = make(nc);
     const run = async () => {
-      const sink = new JetStreamSink({
-        publisher,
-        table: "T",
-        subject,
-        deadLetterSubject: `${subject}.dlq`,
-        onUnpublishable: "dead_letter",
-        maxInFlight: 16,
-        retry,
-        start: null,
-      });
+      const sink = sinkFor(publisher, subject, { maxInFlight: 16 });
       await pipeline(Readable.from([batch(range(1, 150)), batch(range(151, 300))]), sink);
       return sink;
     };
@@ -106,16 +112,7 @@ t.test("both ack modes ride out a stalled server: timeouts are retried with the 
     const subject = `${name.toLowerCase()}.ev`;
     await ensureStream(nc, name, [subject, `${subject}.dlq`], 120);
     const publisher = mode === "inbox" ? new InboxPublisher(nc, 300) : new StockPublisher(nc, 300);
-    const sink = new JetStreamSink({
-      publisher,
-      table: "T",
-      subject,
-      deadLetterSubject: `${subject}.dlq`,
-      onUnpublishable: "dead_letter",
-      maxInFlight: 32,
-      retry: { maxRetries: 20, initialBackoff: 0.1, maxBackoff: 0.2, backoffMultiplier: 2 },
-      start: null,
-    });
+    const sink = sinkFor(publisher, subject, { maxInFlight: 32, retry: { maxRetries: 20, initialBackoff: 0.1, maxBackoff: 0.2, backoffMultiplier: 2 } });
     // Stall the server (SIGSTOP) while the first rows are in flight, then let it go on.
     server.pause();
     setTimeout(() => server.resume(), 900);

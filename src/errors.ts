@@ -80,3 +80,16 @@ export function describeError(err: unknown): string {
   }
   return parts.join(": caused by: ");
 }
+
+/**
+ * This instance lost its program lock while a cycle ran (fencing): another instance may hold
+ * it now. The cycle stopped publishing at once and committed nothing after noticing.
+ */
+export class FencedError extends PublisherError {
+  constructor(
+    message = "lost the program lock: another instance may be active; stopped publishing at once and committed nothing after",
+    options?: { cause?: unknown },
+  ) {
+    super("E_FENCED", message, options);
+  }
+}

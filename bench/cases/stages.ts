@@ -60,7 +60,7 @@ export async function runSink(spec: CaseSpec): Promise<CaseOutput> {
     start: null,
   });
   const t = await timed(spec, () => pipeline(Readable.from(data.batches, { objectMode: true, highWaterMark: 1 }), sink));
-  const n = sink.tracker.acknowledged;
+  const n = sink.snapshot().rows;
   await nc.drain();
   return { messages: n, avgBytes: data.bytes / data.payloads.length, rate: n / t.seconds, ...t };
 }

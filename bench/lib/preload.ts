@@ -55,8 +55,10 @@ async function read(table: string, rows: number, batchSize: number): Promise<Enc
       serializeInline(),
       new Writable({
         objectMode: true,
-        write(batch: EncodedBatch, _enc, callback) {
-          batches.push(batch);
+        write({ positions, payload, ends }: EncodedBatch, _enc, callback) {
+          // Kept for the whole run and v8-serialized to the cache file: plain data, never
+          // released back to the serializer's buffer pool.
+          batches.push({ positions, payload, ends });
           callback();
         },
       }),

@@ -9,6 +9,7 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { parseMsgId } from "../pipeline/message-id";
 import type { StreamLedger, Watermark } from "../pipeline/types";
 
 export interface StoredEntry {
@@ -20,7 +21,7 @@ const TS = /"event_timestamp":"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d\.\d{6})/;
 
 /** The (ts, id) a stored message stands for: from its msg id and its payload's event_timestamp. */
 export function positionOf(msgId: string, payload: string): Watermark | null {
-  const id = /:(-?\d+)(:dlq)?$/.exec(msgId)?.[1];
+  const id = parseMsgId(msgId)?.id;
   const ts = TS.exec(payload);
   return id && ts ? { ts: `${ts[1]} ${ts[2]}`, id } : null;
 }

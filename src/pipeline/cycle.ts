@@ -4,25 +4,29 @@
  *   ETL_PRMREC watermark (ts, id)
  *        |
  *   RowSource.read()  --SourceRow[]-->  formatEvents  --EventBatch-->  serialize (inline | piscina)
- *        --EncodedBatch-->  JetStreamSink (window of max_in_flight acks)  --acks-->  AckTracker
+ *        --EncodedBatch-->  JetStreamSink (PublishWindow of max_in_flight acks)  --acks-->  Checkpointer
  *        |
- *   checkpoint every checkpoint_interval, and at the end: the acknowledged prefix -> ETL_PRMREC
+ *   checkpoint every checkpoint_interval, and at the end: sink.snapshot() -> ETL_PRMREC
  *
  * Stages are joined with stream.pipeline: backpressure runs from the sink's window back to the
  * database reads, and an error anywhere tears the whole cycle down. Whatever happens, the
  * watermark written is the last row of the fully acknowledged prefix, so a failed or killed
  * cycle re-reads only unacknowledged rows, whose replays the stream de-duplicates by msg id.
+ *
+ * Every cycle that began (store.begin) ends with store.finish, SUCCESS or FAILED with the
+ * reason, whatever step failed; except a fenced one (this instance lost its lock), which
+ * commits nothing after it notices.
  */
 import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { describeError, PublisherError } from "../errors";
+import { describeError, FencedError, PublisherError } from "../errors";
 import type { FormatOptions } from "../event/txlog-event";
 import { formatEvents } from "./format-events";
 import { JetStreamSink } from "./jetstream-sink";
 import { isAfter } from "./position";
 import type { RetryPolicy } from "./retry";
 import { startPosition } from "./start-position";
-import type { Checkpoint, EventPublisher, RowSource, SourceRow, StreamLedger, Watermark, WatermarkStore } from "./types";
+import type { Checkpoint, EventPublisher, PipelineObserver, RowSource, SourceRow, StreamLedger, Watermark, WatermarkStore } from "./types";
 
 export interface CycleSettings {
   batchSize: number;
@@ -56,6 +60,14 @@ export interface CycleDeps {
   serializer: () => Transform;
   settings: CycleSettings;
   log: Log;
+  /**
+   * Aborts when this instance has lost its program lock (hot standby). The cycle then stops
+   * at once, like `kill` (no publish is sent after the abort is seen, the source is
+   * destroyed), commits nothing more (no checkpoint, no finish) and rejects with FencedError.
+   */
+  fence?: AbortSignal;
+  /** Metrics hook; without one nothing is measured. */
+  observer?: PipelineObserver;
 }
 
 export interface CycleResult {
@@ -129,118 +141,212 @@ function stoppable(source: Readable, stop: AbortSignal, onRows: (n: number) => v
 }
 
 export async function runCycle(deps: CycleDeps, stop: AbortSignal, kill: AbortSignal): Promise<CycleResult> {
-  const { source, publisher, store, settings, log } = deps;
+  throwIfFenced(deps.fence);
   const started = process.hrtime.bigint();
-  await store.begin();
-  const committed = await store.load();
-  let start = committed?.watermark ?? null;
-  if (!start) {
-    start = await startPosition(settings.startFrom, source, settings.safetyLagSeconds, settings.format.timeZone);
-    if (start) {
-      // Record the chosen start at once, so a later cycle does not choose again (start_from: latest).
-      await store.checkpoint({ watermark: start, resumeSeq: committed?.resumeSeq ?? null }, 0);
-      log.info({ start_from: settings.startFrom, watermark: start }, "no watermark yet: starting position chosen");
-    }
+  await deps.store.begin();
+  let run: CycleRun | null = null;
+  let failure: { err: unknown } | null = null;
+  try {
+    const plan = await prepare(deps);
+    run = new CycleRun(deps, plan);
+    await run.execute(stop, kill);
+  } catch (err) {
+    failure = { err };
+  } finally {
+    await run?.teardown();
   }
-
-  // Messages a crashed or failed cycle stored past the watermark: found in the stream itself,
-  // so they are not published again even when the duplicate window has long passed.
-  let alreadyStored: Map<string, number> | undefined;
-  let streamSeqFloor = 0;
-  if (deps.ledger) {
-    streamSeqFloor = await deps.ledger.lastSeq();
-    const from = committed?.resumeSeq ?? null;
-    if (from !== null && from <= streamSeqFloor) {
-      alreadyStored = new Map();
-      for (const [msgId, entry] of await deps.ledger.storedSince(from)) {
-        // Only what lies past the watermark matters; unreadable entries are kept to be safe.
-        if (!entry.position || isAfter(entry.position, start)) alreadyStored.set(msgId, entry.seq);
-      }
-      log.info(
-        { from_seq: from, to_seq: streamSeqFloor, past_watermark: alreadyStored.size },
-        "scanned the stream for messages already stored past the watermark",
-      );
-    }
+  // Fenced: another instance may own the program now; whatever it says must stand.
+  throwIfFenced(deps.fence);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const result = run ? run.result(seconds) : emptyResult(seconds);
+  const checkpoint = run ? run.checkpoint() : null;
+  if (!failure) {
+    await deps.store.finish({ checkpoint, rows: result.rows });
+    return result;
   }
+  const message = describeError(failure.err);
+  try {
+    await deps.store.finish({ checkpoint, rows: result.rows, error: message });
+  } catch (storeErr) {
+    deps.log.error({ err: describeError(storeErr) }, "could not record the failed run in the tracking table");
+  }
+  throw new CycleError(message, result, failure.err);
+}
 
-  let read = 0;
-  const sink = new JetStreamSink({
-    publisher,
-    table: source.table,
+function throwIfFenced(fence: AbortSignal | undefined): void {
+  if (fence?.aborted) throw new FencedError(undefined, { cause: fence.reason });
+}
+
+function emptyResult(seconds: number): CycleResult {
+  return { rows: 0, read: 0, full: false, watermark: null, seconds, duplicates: 0, recovered: 0, deadLettered: 0, retries: 0 };
+}
+
+/** Where a cycle starts and what the stream already holds past it. */
+interface CyclePlan {
+  start: Watermark | null;
+  /** Nats-Msg-Id -> stream sequence of our messages stored past `start`. */
+  alreadyStored?: Map<string, number>;
+  /** The stream's last sequence before this cycle publishes anything. */
+  streamSeqFloor: number;
+}
+
+async function prepare(deps: CycleDeps): Promise<CyclePlan> {
+  const committed = await deps.store.load();
+  throwIfFenced(deps.fence);
+  const start = committed?.watermark ?? (await chooseStart(deps, committed?.resumeSeq ?? null));
+  throwIfFenced(deps.fence);
+  return { start, ...(await scanLedger(deps, committed?.resumeSeq ?? null, start)) };
+}
+
+/** No watermark yet: the position `start_from` says, recorded at once (so `latest` is chosen only once). */
+async function chooseStart(deps: CycleDeps, resumeSeq: number | null): Promise<Watermark | null> {
+  const { settings, log } = deps;
+  const start = await startPosition(settings.startFrom, deps.source, settings.safetyLagSeconds, settings.format.timeZone);
+  if (!start) return null;
+  throwIfFenced(deps.fence);
+  await deps.store.checkpoint({ watermark: start, resumeSeq }, 0);
+  log.info({ start_from: settings.startFrom, watermark: start }, "no watermark yet: starting position chosen");
+  return start;
+}
+
+/**
+ * Messages a crashed or failed cycle stored past the watermark: found in the stream itself,
+ * so they are not published again even when the duplicate window has long passed.
+ */
+async function scanLedger(deps: CycleDeps, from: number | null, start: Watermark | null): Promise<Omit<CyclePlan, "start">> {
+  if (!deps.ledger) return { streamSeqFloor: 0 };
+  const streamSeqFloor = await deps.ledger.lastSeq();
+  if (from === null || from > streamSeqFloor) return { streamSeqFloor };
+  const alreadyStored = new Map<string, number>();
+  for (const [msgId, entry] of await deps.ledger.storedSince(from)) {
+    // Only what lies past the watermark matters; unreadable entries are kept to be safe.
+    if (!entry.position || isAfter(entry.position, start)) alreadyStored.set(msgId, entry.seq);
+  }
+  deps.log.info(
+    { from_seq: from, to_seq: streamSeqFloor, past_watermark: alreadyStored.size },
+    "scanned the stream for messages already stored past the watermark",
+  );
+  return { alreadyStored, streamSeqFloor };
+}
+
+function createSink(deps: CycleDeps, plan: CyclePlan): JetStreamSink {
+  const { settings, log } = deps;
+  return new JetStreamSink({
+    publisher: deps.publisher,
+    table: deps.source.table,
     subject: settings.subject,
     deadLetterSubject: settings.deadLetterSubject,
     onUnpublishable: settings.onUnpublishable,
     maxInFlight: settings.maxInFlight,
     retry: settings.publishRetry,
-    start,
-    alreadyStored,
-    streamSeqFloor,
+    start: plan.start,
+    alreadyStored: plan.alreadyStored,
+    streamSeqFloor: plan.streamSeqFloor,
+    observer: deps.observer,
     onDeadLetter: (row) =>
       log.warn({ id: row.id, event_timestamp: row.ts, reason: row.reason, subject: settings.deadLetterSubject }, "row sent to the dead-letter subject"),
     onRetry: (row) => log.warn({ id: row.id, attempt: row.attempt, wait_ms: row.waitMs }, "publish not acknowledged in time: retrying with the same msg id"),
   });
+}
 
-  // Periodic checkpoint of the acknowledged prefix; one write at a time.
-  let lastCommitted: Watermark | null = start;
-  let checkpointing: Promise<void> = Promise.resolve();
-  const snapshot = (): Checkpoint => ({ watermark: sink.watermark, resumeSeq: deps.ledger ? sink.resumeSeq : null });
-  const checkpoint = () => {
-    const wm = sink.watermark;
-    if (!wm || wm === lastCommitted) return;
-    const cp = snapshot();
-    checkpointing = checkpointing.then(async () => {
+/** The pipeline of one cycle, its periodic checkpoints, and how kill and fence cut it short. */
+class CycleRun {
+  private readonly deps: CycleDeps;
+  private readonly sink: JetStreamSink;
+  private readonly start: Watermark | null;
+  private read = 0;
+  private lastCommitted: Watermark | null;
+  /** Checkpoint writes, one at a time. */
+  private checkpointing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private input: Readable | null = null;
+  private kill: AbortSignal | null = null;
+
+  constructor(deps: CycleDeps, plan: CyclePlan) {
+    this.deps = deps;
+    this.start = plan.start;
+    this.lastCommitted = plan.start;
+    this.sink = createSink(deps, plan);
+  }
+
+  private readonly onKill = () =>
+    this.sink.destroy(new ShutdownError("shutdown timeout: closed with acks still in flight; unacknowledged rows will be re-read"));
+
+  /** Lost the lock: nothing may be published or committed from now on. */
+  private readonly onFence = () => {
+    if (this.timer) clearInterval(this.timer);
+    const err = new FencedError(undefined, { cause: this.deps.fence?.reason });
+    this.sink.destroy(err);
+    this.input?.destroy(err);
+  };
+
+  async execute(stop: AbortSignal, kill: AbortSignal): Promise<void> {
+    const { settings, source, observer, fence } = this.deps;
+    throwIfFenced(fence);
+    this.timer = setInterval(() => this.commit(), settings.checkpointIntervalMs);
+    this.kill = kill;
+    kill.addEventListener("abort", this.onKill, { once: true });
+    fence?.addEventListener("abort", this.onFence, { once: true });
+    const rows = source.read({
+      after: this.start,
+      limit: settings.maxRecordsPerRun,
+      pageSize: settings.batchSize,
+      safetyLagSeconds: settings.safetyLagSeconds,
+    });
+    this.input = stoppable(rows, stop, (n) => {
+      this.read += n;
+      observer?.rowsRead(n);
+    });
+    await pipeline(this.input, formatEvents(settings.format), this.deps.serializer(), this.sink);
+  }
+
+  /** Stops the periodic checkpoints and waits for the one being written. */
+  async teardown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.kill?.removeEventListener("abort", this.onKill);
+    this.deps.fence?.removeEventListener("abort", this.onFence);
+    await this.checkpointing;
+  }
+
+  /** What is committed: the acknowledged prefix and where a restart scans the stream from. */
+  checkpoint(): Checkpoint {
+    const s = this.sink.snapshot();
+    return { watermark: s.watermark, resumeSeq: this.deps.ledger ? s.resumeSeq : null };
+  }
+
+  result(seconds: number): CycleResult {
+    const { rows, watermark, stats } = this.sink.snapshot();
+    const read = this.read;
+    const full = read >= this.deps.settings.maxRecordsPerRun;
+    return {
+      rows,
+      read,
+      full,
+      watermark,
+      seconds,
+      duplicates: stats.duplicates,
+      recovered: stats.recovered,
+      deadLettered: stats.deadLettered,
+      retries: stats.retries,
+    };
+  }
+
+  /** A periodic checkpoint of the acknowledged prefix, queued behind the previous one. */
+  private commit(): void {
+    const { store, log, fence } = this.deps;
+    const wm = this.sink.watermark;
+    if (!wm || wm === this.lastCommitted || fence?.aborted) return;
+    const snap = this.sink.snapshot();
+    const cp: Checkpoint = { watermark: wm, resumeSeq: this.deps.ledger ? snap.resumeSeq : null };
+    this.checkpointing = this.checkpointing.then(async () => {
+      if (fence?.aborted) return;
       try {
-        await store.checkpoint(cp, sink.tracker.acknowledged);
-        lastCommitted = wm;
-        log.debug({ watermark: wm, rows: sink.tracker.acknowledged }, "checkpoint committed");
+        await store.checkpoint(cp, snap.rows);
+        this.lastCommitted = wm;
+        log.debug({ watermark: wm, rows: snap.rows }, "checkpoint committed");
       } catch (err) {
         log.warn({ err: describeError(err) }, "checkpoint failed; will commit at the next one or at the end of the cycle");
       }
     });
-  };
-  const timer = setInterval(checkpoint, settings.checkpointIntervalMs);
-  const onKill = () => sink.destroy(new ShutdownError("shutdown timeout: closed with acks still in flight; unacknowledged rows will be re-read"));
-  kill.addEventListener("abort", onKill, { once: true });
-
-  const result = (): CycleResult => ({
-    rows: sink.tracker.acknowledged,
-    read,
-    full: read >= settings.maxRecordsPerRun,
-    watermark: sink.watermark,
-    seconds: Number(process.hrtime.bigint() - started) / 1e9,
-    duplicates: sink.stats.duplicates,
-    recovered: sink.stats.recovered,
-    deadLettered: sink.stats.deadLettered,
-    retries: sink.stats.retries,
-  });
-
-  try {
-    const rows = source.read({ after: start, limit: settings.maxRecordsPerRun, pageSize: settings.batchSize, safetyLagSeconds: settings.safetyLagSeconds });
-    await pipeline(
-      stoppable(rows, stop, (n) => {
-        read += n;
-      }),
-      formatEvents(settings.format),
-      deps.serializer(),
-      sink,
-    );
-  } catch (err) {
-    clearInterval(timer);
-    kill.removeEventListener("abort", onKill);
-    await checkpointing;
-    const r = result();
-    const message = describeError(err);
-    try {
-      await store.finish({ checkpoint: snapshot(), rows: r.rows, error: message });
-    } catch (storeErr) {
-      log.error({ err: describeError(storeErr) }, "could not record the failed run in the tracking table");
-    }
-    throw new CycleError(message, r, err);
   }
-  clearInterval(timer);
-  kill.removeEventListener("abort", onKill);
-  await checkpointing;
-  const r = result();
-  await store.finish({ checkpoint: snapshot(), rows: r.rows });
-  return r;
 }

@@ -1,27 +1,28 @@
 /**
  * Stage 4: the JetStream sink. A Writable that publishes every message of each encoded batch
- * with a bounded window of publishes awaiting their ack, and keeps the acknowledged watermark.
+ * and keeps what may be committed. It composes:
  *
- * - A window slot is taken synchronously; `_write` only waits (holds its callback) when the
- *   window is full, so a burst goes out in few socket writes and backpressure reaches the
- *   source through the stream pipeline.
- * - Every message carries Nats-Msg-Id `<table>:<ID>`: a replay (retry, crash, restart) inside
- *   the stream's duplicate window is absorbed by the server.
- * - A timeout is an unknown outcome: the same message is published again, same id, after the
- *   NATS retry backoff, keeping its slot; when retries run out the sink fails.
- * - A row JetStream can never store (over max_payload, or rejected as too large by the
- *   stream) becomes a dead-letter message on the dead-letter subject, or fails the sink,
- *   as `on_unpublishable` says. Its dead-letter message takes its place in the ack order.
- * - The watermark (AckTracker) only moves over the fully acknowledged prefix.
- * - Once every message of a batch is acknowledged its payload buffer is handed back to the
- *   serializer (`releasePayload`) for reuse; until then nothing else is written into it.
+ *   publish-window.ts  slots (max_in_flight), retries after a timeout, draining before failing
+ *   checkpointer.ts    the acknowledged prefix (watermark), resume sequence, recovered rows, stats
+ *   dead-letter.ts     what becomes of a row JetStream can never store
+ *   message-id.ts      Nats-Msg-Id `<table>:<ID>`: a replay inside the stream's duplicate
+ *                      window (retry, crash, restart) is absorbed by the server
+ *
+ * `_write` takes window slots synchronously and only holds its callback while the window is
+ * full, so backpressure reaches the source through the stream pipeline. Once every message
+ * of a batch is acknowledged the batch is released (`EncodedBatch.release`) for its payload
+ * buffer to be reused; until then nothing else is written into it.
  */
 import { Writable } from "node:stream";
-import { PublishError, UnpublishableRowError } from "../errors";
-import { AckTracker } from "./ack-tracker";
-import { backoffMs, type RetryPolicy } from "./retry";
-import { releasePayload } from "./serialize-events";
-import type { EncodedBatch, EventPublisher, PublishChannel, PublishOutcome, Watermark } from "./types";
+import { PublishError } from "../errors";
+import { Checkpointer, type SinkSnapshot, type SinkStats } from "./checkpointer";
+import { DeadLetterPolicy, type Divertible } from "./dead-letter";
+import { eventMsgId } from "./message-id";
+import { PublishWindow, type Rejection, type WindowHandler } from "./publish-window";
+import type { RetryPolicy } from "./retry";
+import type { EncodedBatch, EventPublisher, PipelineObserver, Watermark } from "./types";
+
+export type { SinkSnapshot, SinkStats } from "./checkpointer";
 
 export interface SinkOptions {
   publisher: EventPublisher;
@@ -45,327 +46,195 @@ export interface SinkOptions {
   onDeadLetter?: (row: { id: string; ts: string; reason: string }) => void;
   /** Called for each retry after a timeout. */
   onRetry?: (row: { id: string; attempt: number; waitMs: number }) => void;
+  /** Metrics; nothing is measured without one. */
+  observer?: PipelineObserver;
 }
 
-/** A batch's payload and how many of its messages still need it. */
+/** A batch and how many of its messages still need its payload. */
 interface BatchHold {
-  payload: Uint8Array;
+  batch: EncodedBatch;
   /** Messages sent from it and not yet acknowledged (or replaced by a dead letter). */
   unsettled: number;
   /** Every message of the batch has been sent (none will be added). */
   sent: boolean;
 }
 
-interface Pending {
-  token: number;
+interface Pending extends Divertible {
   /** The batch whose payload this message's bytes are in (null once they are not). */
   hold: BatchHold | null;
-  /** Place in source order (AckTracker sequence). */
+  /** Place in source order (the checkpointer's sequence). */
   seq: number;
-  position: Watermark;
-  subject: string;
-  msgId: string;
-  payload: Uint8Array;
-  attempts: number;
-  deadLettered: boolean;
 }
 
-export interface SinkStats {
-  /** Messages acknowledged (stored or duplicate), dead letters included. */
-  acked: number;
-  /** Of which the stream reported as duplicates. */
-  duplicates: number;
-  /** Of which were already in the stream (a restart's scan) and were not published again. */
-  recovered: number;
-  /** Of which were dead-letter messages. */
-  deadLettered: number;
-  /** Re-publishes after a timeout. */
-  retries: number;
-}
-
-const encoder = new TextEncoder();
+type Done = (err?: Error | null) => void;
 
 export class JetStreamSink extends Writable {
-  readonly tracker: AckTracker;
-  readonly stats: SinkStats = { acked: 0, duplicates: 0, recovered: 0, deadLettered: 0, retries: 0 };
-  /**
-   * The highest stream sequence seen acknowledged (or the stream's last sequence at the start).
-   * A message sent after an ack of sequence s is stored above s, so `maxSeqSeen + 1` at its
-   * first send is the lowest sequence it can have: the bound `resumeSeq` is built from.
-   */
-  private maxSeqSeen: number;
-  private readonly alreadyStored: Map<string, number>;
-  private readonly options: SinkOptions;
-  private readonly channel: PublishChannel;
-  private readonly inFlight = new Map<number, Pending>();
-  /** Messages waiting out a retry backoff (still holding their window slot). */
-  private readonly retryWaits = new Map<NodeJS.Timeout, Pending>();
-  /** Set once the sink has to fail: nothing new is sent, in-flight publishes settle first. */
-  private failure: Error | null = null;
-  private readonly ready: Pending[] = [];
-  private nextToken = 0;
-  private batch: EncodedBatch | null = null;
+  readonly checkpointer: Checkpointer;
+  private readonly window: PublishWindow<Pending>;
+  private readonly deadLetters: DeadLetterPolicy;
+  private readonly table: string;
+  private readonly subject: string;
+  private readonly observer: PipelineObserver | undefined;
   private hold: BatchHold | null = null;
+  /** Next message of the batch being written. */
   private index = 0;
-  private batchDone: ((err?: Error | null) => void) | null = null;
-  private finalDone: ((err?: Error | null) => void) | null = null;
+  private batchDone: Done | null = null;
+  private finalDone: Done | null = null;
 
   constructor(options: SinkOptions) {
     // One encoded batch buffered ahead of the one being published.
     super({ objectMode: true, highWaterMark: 1 });
-    this.options = options;
-    this.tracker = new AckTracker(options.start);
-    this.maxSeqSeen = options.streamSeqFloor ?? 0;
-    // Our own copy: entries are removed as their rows come by (see resumeSeq).
-    this.alreadyStored = new Map(options.alreadyStored ?? []);
-    this.channel = options.publisher.open((token, outcome) => this.onOutcome(token, outcome));
+    this.table = options.table;
+    this.subject = options.subject;
+    this.observer = options.observer;
+    this.checkpointer = new Checkpointer(options);
+    this.deadLetters = new DeadLetterPolicy({ ...options, mode: options.onUnpublishable });
+    this.window = new PublishWindow(options.publisher, options.maxInFlight, options.retry, this.windowHandler(options), options.observer);
   }
 
   /** Position below which every message is acknowledged. */
   get watermark(): Watermark | null {
-    return this.tracker.watermark;
+    return this.checkpointer.watermark;
   }
 
-  /**
-   * The stream sequence at or above which every message past the watermark that may be stored
-   * lies: where a restart scans from to find what it must not publish again.
-   */
+  /** See SinkSnapshot.resumeSeq. */
   get resumeSeq(): number {
-    let low = this.tracker.lowestSeqPastWatermark() ?? this.maxSeqSeen + 1;
-    // Stored messages past the watermark whose rows this cycle has not reached yet.
-    for (const seq of this.alreadyStored.values()) if (seq < low) low = seq;
-    return low;
+    return this.checkpointer.resumeSeq;
   }
 
-  override _write(batch: EncodedBatch, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.batch = batch;
-    this.hold = { payload: batch.payload, unsettled: 0, sent: false };
+  get stats(): Readonly<SinkStats> {
+    return this.checkpointer.stats;
+  }
+
+  /** What the cycle commits and reports, read now. */
+  snapshot(): SinkSnapshot {
+    return this.checkpointer.snapshot();
+  }
+
+  override _write(batch: EncodedBatch, _encoding: BufferEncoding, callback: Done): void {
+    this.hold = { batch, unsettled: 0, sent: false };
     this.index = 0;
     this.batchDone = callback;
     this.pump();
   }
 
-  override _final(callback: (err?: Error | null) => void): void {
+  override _final(callback: Done): void {
     this.finalDone = callback;
     this.pump();
   }
 
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    for (const timer of this.retryWaits.keys()) clearTimeout(timer);
-    this.retryWaits.clear();
-    this.channel.close();
+  override _destroy(err: Error | null, callback: Done): void {
+    this.window.close();
     callback(err);
   }
 
-  /**
-   * Acks arrive in bursts (one socket read carries many). Refilling the window once per
-   * burst, after all of them are counted, lets the client send the refill in one socket
-   * write instead of one write per message (measured: per-ack refills cost ~2x).
-   */
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    queueMicrotask(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
+  private windowHandler(options: SinkOptions): WindowHandler<Pending> {
+    return {
+      acked: (message, streamSeq, duplicate) => {
+        this.checkpointer.acked(message.seq, streamSeq, duplicate, message.deadLettered);
+        this.settle(message);
+      },
+      storedWhileFailing: (message, streamSeq) => this.checkpointer.storedWhileFailing(message.seq, streamSeq),
+      rejected: (message, outcome) => this.onRejected(message, outcome),
+      retrying: (message, attempt, waitMs) => {
+        this.checkpointer.retried();
+        options.onRetry?.({ id: message.position.id, attempt, waitMs });
+      },
+      refill: () => this.pump(),
+      failed: (err) => this.destroy(err),
+    };
   }
-  private pumpScheduled = false;
 
   /** Fills the window: retries first (they hold the oldest positions), then new messages. */
   private pump(): void {
-    if (this.destroyed || this.failure) return;
+    if (this.destroyed || this.window.failing) return;
     try {
-      while (this.ready.length > 0) this.send(this.ready.shift() as Pending);
-      const batch = this.batch;
-      if (batch) {
-        const { positions, payload, ends } = batch;
-        while (this.index < positions.length && this.inFlight.size < this.options.maxInFlight) {
-          const i = this.index++;
-          const position = positions[i] as Watermark;
-          const msgId = `${this.options.table}:${position.id}`;
-          const stored = this.alreadyStored;
-          if (stored.size > 0) {
-            const storedSeq = stored.get(msgId) ?? stored.get(`${msgId}:dlq`);
-            if (storedSeq !== undefined) {
-              stored.delete(msgId);
-              stored.delete(`${msgId}:dlq`);
-              // Published before a crash or a failed cycle, and still in the stream.
-              this.tracker.ack(this.tracker.add(position, storedSeq));
-              this.stats.acked++;
-              this.stats.recovered++;
-              continue;
-            }
-          }
-          const hold = this.hold as BatchHold;
-          hold.unsettled++;
-          const message: Pending = {
-            token: this.nextToken++,
-            hold,
-            seq: this.tracker.add(position, this.maxSeqSeen + 1),
-            position,
-            subject: this.options.subject,
-            msgId,
-            payload: payload.subarray(i === 0 ? 0 : (ends[i - 1] as number), ends[i] as number),
-            attempts: 0,
-            deadLettered: false,
-          };
-          if (!this.fits(message))
-            this.deadLetter(
-              message,
-              `message of ${message.payload.length + this.options.publisher.headerBytes(message.msgId)} bytes exceeds the server's max_payload of ${this.options.publisher.maxPayload} bytes`,
-            );
-          else this.send(message);
-          if (this.destroyed || this.failure) return;
-        }
-        if (this.index === positions.length) {
-          const done = this.batchDone;
-          const hold = this.hold as BatchHold;
-          hold.sent = true;
-          if (hold.unsettled === 0) releasePayload(hold.payload);
-          this.batch = null;
-          this.hold = null;
-          this.batchDone = null;
-          done?.();
-        }
+      this.window.publishRetries();
+      const hold = this.hold;
+      if (hold) {
+        this.fill(hold);
+        if (this.destroyed || this.window.failing) return;
+        if (this.index === hold.batch.positions.length) this.batchSent(hold);
       }
-      if (this.finalDone && !this.batch && this.inFlight.size === 0) {
+      if (this.finalDone && !this.hold && this.window.size === 0) {
         const done = this.finalDone;
         this.finalDone = null;
         done();
       }
+      this.observer?.inFlight(this.window.size);
     } catch (err) {
-      this.destroy(new PublishError(`publishing to ${this.options.subject} failed: ${(err as Error).message}`, { cause: err }));
+      this.destroy(new PublishError(`publishing to ${this.subject} failed: ${(err as Error).message}`, { cause: err }));
     }
   }
 
-  private fits(message: Pending): boolean {
-    return message.payload.length + this.options.publisher.headerBytes(message.msgId) <= this.options.publisher.maxPayload;
-  }
-
-  private send(message: Pending): void {
-    this.inFlight.set(message.token, message);
-    this.channel.publish(message.subject, message.msgId, message.payload, message.token);
-  }
-
-  private onOutcome(token: number, outcome: PublishOutcome): void {
-    const message = this.inFlight.get(token);
-    if (!message || this.destroyed) return; // a late answer to an attempt already settled
-    if (this.failure) {
-      // Draining before failing: count what was stored, retry nothing.
-      this.inFlight.delete(token);
-      if (outcome.kind === "ack") {
-        this.tracker.ack(message.seq);
-        if (outcome.streamSeq > this.maxSeqSeen) this.maxSeqSeen = outcome.streamSeq;
-      }
-      this.settleFailure();
-      return;
-    }
-    switch (outcome.kind) {
-      case "ack":
-        this.inFlight.delete(token);
-        if (outcome.streamSeq > this.maxSeqSeen) this.maxSeqSeen = outcome.streamSeq;
-        this.stats.acked++;
-        if (outcome.duplicate) this.stats.duplicates++;
-        if (message.deadLettered) this.stats.deadLettered++;
-        this.tracker.ack(message.seq);
-        this.settle(message);
-        if (this.options.maxInFlight - this.inFlight.size >= Math.max(1, this.options.maxInFlight >> 4) || this.inFlight.size === 0) this.schedulePump();
-        return;
-      case "timeout":
-        this.retryLater(message, "no ack within nats.publish_timeout");
-        return;
-      case "rejected":
-        if (outcome.rowFault && !message.deadLettered) {
-          this.inFlight.delete(token);
-          this.deadLetter(message, `rejected by the stream: ${outcome.description} (code ${outcome.code})`);
-          this.pump();
-          return;
-        }
-        this.inFlight.delete(token);
-        this.fail(new PublishError(`JetStream rejected ${message.msgId} on ${message.subject}: ${outcome.description} (code ${outcome.code})`));
-        return;
+  /** Publishes the batch's next messages while the window has room (the hot path). */
+  private fill(hold: BatchHold): void {
+    const { positions, payload, ends } = hold.batch;
+    const window = this.window;
+    const checkpointer = this.checkpointer;
+    while (this.index < positions.length && window.hasRoom) {
+      const i = this.index++;
+      const position = positions[i] as Watermark;
+      const msgId = eventMsgId(this.table, position.id);
+      // Published before a crash or a failed cycle, and still in the stream.
+      if (checkpointer.recover(position, msgId)) continue;
+      hold.unsettled++;
+      const message: Pending = {
+        token: 0,
+        hold,
+        seq: checkpointer.track(position),
+        position,
+        subject: this.subject,
+        msgId,
+        payload: payload.subarray(i === 0 ? 0 : (ends[i - 1] as number), ends[i] as number),
+        attempts: 0,
+        sentAt: 0,
+        deadLettered: false,
+      };
+      const tooLarge = this.deadLetters.oversize(message);
+      if (tooLarge === null) window.publish(message);
+      else this.deadLetter(message, tooLarge);
+      if (this.destroyed || window.failing) return;
     }
   }
 
-  /** The message no longer needs its batch's payload; the last one hands it back. */
+  /** Every message of the batch is out: take the next one (and release it if all are settled). */
+  private batchSent(hold: BatchHold): void {
+    const done = this.batchDone;
+    hold.sent = true;
+    if (hold.unsettled === 0) hold.batch.release?.();
+    this.hold = null;
+    this.batchDone = null;
+    done?.();
+  }
+
+  /** The message no longer needs its batch's payload; the last one releases the batch. */
   private settle(message: Pending): void {
     const hold = message.hold;
     if (!hold) return;
     message.hold = null;
     hold.unsettled--;
-    if (hold.sent && hold.unsettled === 0) releasePayload(hold.payload);
+    if (hold.sent && hold.unsettled === 0) hold.batch.release?.();
   }
 
-  private retryLater(message: Pending, reason: string): void {
-    message.attempts++;
-    if (message.attempts > this.options.retry.maxRetries) {
-      this.inFlight.delete(message.token);
-      this.fail(
-        new PublishError(`no ack for ${message.msgId} after ${message.attempts} attempts (${reason}); the watermark stays at the last acknowledged row`),
-      );
+  private onRejected(message: Pending, outcome: Rejection): void {
+    const why = `${outcome.description} (code ${outcome.code})`;
+    if (outcome.rowFault && !message.deadLettered) {
+      this.deadLetter(message, `rejected by the stream: ${why}`);
+      this.pump();
       return;
     }
-    const waitMs = backoffMs(this.options.retry, message.attempts);
-    this.stats.retries++;
-    this.options.onRetry?.({ id: message.position.id, attempt: message.attempts, waitMs });
-    const timer = setTimeout(() => {
-      this.retryWaits.delete(timer);
-      this.ready.push(message);
-      this.pump();
-    }, waitMs);
-    this.retryWaits.set(timer, message);
-  }
-
-  /**
-   * Fails the sink the gentle way: nothing new is sent and messages waiting for a retry are
-   * given up, but publishes already in flight get their answer first, so the watermark covers
-   * every row that was stored (each has its own publish timeout, so this ends).
-   */
-  private fail(err: Error): void {
-    if (this.failure || this.destroyed) return;
-    this.failure = err;
-    for (const [timer, message] of this.retryWaits) {
-      clearTimeout(timer);
-      this.inFlight.delete(message.token);
-    }
-    this.retryWaits.clear();
-    for (const message of this.ready) this.inFlight.delete(message.token);
-    this.ready.length = 0;
-    this.settleFailure();
-  }
-
-  private settleFailure(): void {
-    if (this.failure && this.inFlight.size === 0) this.destroy(this.failure);
+    this.window.fail(new PublishError(`JetStream rejected ${message.msgId} on ${message.subject}: ${why}`));
   }
 
   /** Replaces a message that can never be stored with its dead-letter record (or fails). */
   private deadLetter(message: Pending, reason: string): void {
-    const { id, ts } = message.position;
-    if (this.options.onUnpublishable === "fail") {
-      this.fail(
-        new UnpublishableRowError(
-          `row ID ${id} (EVENT_TIMESTAMP ${ts}) of ${this.options.table} cannot be published: ${reason}; set publisher.on_unpublishable: dead_letter to divert it and go on`,
-        ),
-      );
+    const err = this.deadLetters.divert(message, reason);
+    if (err) {
+      this.window.fail(err);
       return;
     }
-    const record = JSON.stringify({
-      reason,
-      table: this.options.table,
-      id,
-      event_timestamp: ts,
-      msg_id: message.msgId,
-      subject: this.options.subject,
-      size: message.payload.length,
-    });
     this.settle(message);
-    message.subject = this.options.deadLetterSubject;
-    message.msgId = `${message.msgId}:dlq`;
-    message.payload = encoder.encode(record);
-    message.deadLettered = true;
-    message.token = this.nextToken++;
-    this.options.onDeadLetter?.({ id, ts, reason });
-    this.send(message);
+    this.window.publish(message);
   }
 }

@@ -136,4 +136,34 @@ export interface EncodedBatch {
   positions: Watermark[];
   payload: Uint8Array;
   ends: Uint32Array;
+  /**
+   * Hands `payload`'s memory back to the stage that packed it, for the next batch. The sink
+   * calls it once, after every message in the batch is acknowledged (or replaced by its
+   * dead letter): the memory is then overwritten, so nothing may read the payload afterwards.
+   * Absent when the payload is not pooled (worker results, tests): the GC takes it.
+   */
+  release?(): void;
+}
+
+/**
+ * What a cycle reports as it goes, for metrics. Counts are increments. Called on the hot
+ * path: implementations must be cheap (add to a counter, no I/O).
+ */
+export interface PipelineObserver {
+  /** Rows read from the source. */
+  rowsRead(n: number): void;
+  /** Event messages newly stored by the stream (duplicates and dead letters not included). */
+  published(n: number): void;
+  /** Messages the stream answered as already stored (absorbed by its duplicate window). */
+  duplicates(n: number): void;
+  /** Rows found already stored by a restart's scan of the stream, and not published again. */
+  recovered(n: number): void;
+  /** Dead-letter messages acknowledged by the stream (each in place of a row). */
+  deadLettered(n: number): void;
+  /** Re-publishes after a publish timeout. */
+  retried(n: number): void;
+  /** Publishes awaiting their outcome now (window slots taken); reported after each burst. */
+  inFlight(n: number): void;
+  /** Seconds from a message's (last) publish to its ack. */
+  ackLatency(seconds: number): void;
 }

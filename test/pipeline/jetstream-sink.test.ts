@@ -183,3 +183,63 @@ t.test("resumeSeq never passes a message that may be stored past the watermark",
   await t.rejects(pipeline(Readable.from([batch([1, 2, 3])]), failed));
   t.equal(failed.resumeSeq, 101, "row 2 was sent when nothing above 100 was acknowledged: it can be at 101 or later");
 });
+
+t.test("a batch is released once, and only after every message in it is acknowledged or replaced by its dead letter", async (t) => {
+  const publisher = new FakePublisher(2000);
+  publisher.delayMs = 1;
+  const releases: Array<{ batch: number; unacked: string[] }> = [];
+  const batches = [batch(range(1, 20)), batch([21, 22], 5000), batch(range(23, 40))].map((b, n) => {
+    const ids = b.positions.map((p) => `T:${p.id}`);
+    return {
+      ...b,
+      // Settled: stored, or its bytes no longer needed because its dead letter replaced it.
+      release: () =>
+        releases.push({ batch: n, unacked: ids.filter((id) => !publisher.stored.includes(id) && !publisher.published.some((p) => p.msgId === `${id}:dlq`)) }),
+    };
+  });
+  await pipeline(Readable.from(batches), sink(publisher, { maxInFlight: 4 }));
+  t.same(releases.map((r) => r.batch).sort(), [0, 1, 2], "each batch released exactly once");
+  t.same(
+    releases.flatMap((r) => r.unacked),
+    [],
+    "never while one of its messages still awaited its ack",
+  );
+});
+
+t.test("a failed sink does not release a batch whose messages were not all acknowledged", async (t) => {
+  const publisher = new FakePublisher();
+  publisher.fate = (msgId) => (msgId === "T:3" ? { kind: "rejected", code: 1, description: "boom", rowFault: false } : undefined);
+  let released = 0;
+  const b = { ...batch(range(1, 5)), release: () => released++ };
+  await t.rejects(pipeline(Readable.from([b]), sink(publisher)), PublishError);
+  t.equal(released, 0);
+});
+
+t.test("once the sink is destroyed nothing more is published, not even a retry that was due", async (t) => {
+  const publisher = new FakePublisher();
+  publisher.fate = (msgId, attempt) => (msgId === "T:2" && attempt === 1 ? { kind: "timeout" } : undefined);
+  const s = sink(publisher, { maxInFlight: 4, retry: { maxRetries: 3, initialBackoff: 0.1, maxBackoff: 0.1, backoffMultiplier: 1 } });
+  const errors: Error[] = [];
+  s.on("error", (err) => errors.push(err));
+  s.write(batch(range(1, 100)));
+  for (const deadline = Date.now() + 10_000; s.stats.retries === 0 && Date.now() < deadline; ) await new Promise((r) => setImmediate(r));
+  t.equal(s.stats.retries, 1, "a retry is waiting");
+  const sent = publisher.published.length;
+  s.destroy(new Error("fenced"));
+  await new Promise((r) => setTimeout(r, 150)); // past the retry's 100 ms backoff
+  t.equal(publisher.published.length, sent, "no publish after destroy");
+  t.match(errors, [{ message: "fenced" }]);
+});
+
+t.test("the snapshot is what the cycle commits: watermark, resume sequence, rows and counts", async (t) => {
+  const publisher = new FakePublisher();
+  publisher.stored.push("T:2");
+  const s = sink(publisher, { streamSeqFloor: 0 });
+  await pipeline(Readable.from([batch([1, 2, 3])]), s);
+  t.same(s.snapshot(), {
+    watermark: { ts: TS, id: "3" },
+    resumeSeq: 4,
+    rows: 3,
+    stats: { acked: 3, duplicates: 1, recovered: 0, deadLettered: 0, retries: 0 },
+  });
+});

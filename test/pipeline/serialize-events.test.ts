@@ -75,3 +75,25 @@ t.test("a failing or malformed worker result fails the pipeline instead of hangi
   const malformed = { run: () => Promise.resolve({}) } as unknown as Piscina;
   await t.rejects(collect(serializeInPool(malformed, 2), [eventBatch([1]), eventBatch([2])]), { message: /returned something other than/ });
 });
+
+t.test("the inline stage reuses a payload buffer only after its batch was released", async (t) => {
+  const stage = serializeInline();
+  const out: EncodedBatch[] = [];
+  stage.on("data", (b: EncodedBatch) => out.push(b));
+  const next = async (ids: number[]) => {
+    const before = out.length;
+    stage.write(eventBatch(ids));
+    for (const deadline = Date.now() + 10_000; out.length === before && Date.now() < deadline; ) await new Promise((r) => setImmediate(r));
+    return out[before] as EncodedBatch;
+  };
+  const first = await next([1, 2, 3]);
+  const bytes = Buffer.from(first.payload).toString();
+  const second = await next([4, 5, 6]);
+  t.not(second.payload.buffer, first.payload.buffer, "not released: a buffer of its own");
+  t.equal(Buffer.from(first.payload).toString(), bytes, "and the first payload is intact");
+  t.type(first.release, "function");
+  first.release?.();
+  const third = await next([7, 8, 9]);
+  t.equal(third.payload.buffer, first.payload.buffer, "released: its buffer is packed into again");
+  stage.end();
+});

@@ -2,10 +2,11 @@
  * The service as operators run it (node dist/main.js), killed and restarted: every row must
  * land in the stream exactly once, and SIGTERM must stop it cleanly.
  */
+import { jetstreamManager } from "@nats-io/jetstream";
 import t from "tap";
 import { sampleRows } from "../../scripts/lib/txlog-table";
-import { startCli } from "../helpers/cli";
-import { exactlyOnce, fixture } from "../helpers/fixture";
+import { runCli, startCli } from "../helpers/cli";
+import { exactlyOnce, type Fixture, fixture } from "../helpers/fixture";
 import { idsOf } from "../helpers/services";
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
@@ -17,6 +18,15 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** Messages the fixture's stream holds now (0 while the service has not created it yet). */
+async function streamMessages(f: Fixture): Promise<number> {
+  const jsm = await jetstreamManager(f.nc);
+  return jsm.streams.info(f.stream).then(
+    (info) => info.state.messages,
+    () => 0,
+  );
 }
 
 t.test("SIGKILL mid-run, twice, then restart: every row exactly once", async (t) => {
@@ -69,24 +79,31 @@ t.test("SIGTERM mid-run stops reading, waits for in-flight acks and commits exac
 t.test("killed, then restarted after the stream's duplicate window has passed: the stream itself says what was stored, still exactly once", async (t) => {
   const f = await fixture(t);
   const total = 30_000;
+  const committedFirst = 2000;
   await f.insert(sampleRows(total));
   // The service creates the stream with a 1 s duplicate window: msg-id de-duplication alone
   // cannot absorb a replay that comes later than that.
-  const config = f.configFile({
-    nats: { duplicate_window: 1 },
-    publisher: { batch_size: 500, checkpoint_interval: 0.5, polling_interval: 0.5 },
-    logging: { level: "info" },
-  });
-  const first = startCli(["--config", config]);
-  await waitFor("a first checkpoint", async () => Number((await f.tracking())?.id ?? 0) > 2000);
-  first.child.kill("SIGKILL");
-  await first.result;
+  const nats = { duplicate_window: 1 };
+  const publisher = { batch_size: 500, polling_interval: 0.5 };
+  // 1. A committed watermark (with its resume sequence) to be ahead of.
+  const once = await runCli(["--once", "--config", f.configFile({ nats, publisher: { ...publisher, max_records_per_run: committedFirst } })]);
+  t.equal(once.code, 0, once.stderr);
+  t.equal((await f.tracking())?.id, String(committedFirst), "first run committed its rows");
+  // 2. A run that holds its checkpoint back (nothing is committed before the cycle's end), killed
+  //    once the stream is observed to hold rows past the committed watermark: the state the
+  //    restart must recover from is then certain, whatever the machine's load.
+  const held = startCli(["--config", f.configFile({ nats, publisher: { ...publisher, checkpoint_interval: 3600 } })]);
+  await waitFor("rows stored past the committed watermark", async () => (await streamMessages(f)) >= committedFirst + 2000, 100_000);
+  held.child.kill("SIGKILL");
+  t.equal((await held.result).signal, "SIGKILL");
   const committed = Number((await f.tracking())?.id ?? 0);
+  t.equal(committed, committedFirst, "the killed run committed nothing");
+  await sleep(1500); // the duplicate window is over (time itself, not a state to observe)
   const stored = idsOf(await f.messages(), f.subject).length;
-  t.ok(stored > committed, `rows past the checkpoint were stored before the kill (${stored} stored, ${committed} committed)`);
-  await sleep(1500); // the duplicate window is over
-  const second = startCli(["--config", config]);
-  await waitFor("the rest of the backlog", async () => (await f.tracking())?.id === String(total));
+  t.ok(stored > committed && stored < total, `rows past the checkpoint were stored before the kill (${stored} stored, ${committed} committed)`);
+  // 3. The restart finds them in the stream and does not publish them again.
+  const second = startCli(["--config", f.configFile({ nats, publisher: { ...publisher, checkpoint_interval: 0.5 }, logging: { level: "info" } })]);
+  await waitFor("the rest of the backlog", async () => (await f.tracking())?.id === String(total), 100_000);
   second.child.kill("SIGTERM");
   const r = await second.result;
   t.equal(r.code, 0, r.stderr);

@@ -12,7 +12,7 @@ export class AckTracker {
   private head = 0;
   private readonly positions: Watermark[] = [];
   private readonly acked: boolean[] = [];
-  /** Per message: the lowest stream sequence it can have been stored at (see JetStreamSink). */
+  /** Per message: the lowest stream sequence it can have been stored at (see Checkpointer). */
   private readonly lowSeqs: number[] = [];
   private committed: Watermark | null;
   /** Messages in the acknowledged prefix since the tracker was created. */

@@ -368,8 +368,7 @@ export const schema: SectionField = {
           above: 0,
           default: 600,
           unit: "seconds",
-          description:
-            "/healthz turns 503 when the poll loop has shown no progress for this long; keep it above polling_interval plus the longest cycle.",
+          description: "/healthz turns 503 when the poll loop has shown no progress for this long; keep it above polling_interval plus the longest cycle.",
         },
       },
     },

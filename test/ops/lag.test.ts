@@ -4,8 +4,16 @@ import { epochSeconds, lagSeconds } from "../../src/ops/lag";
 
 t.test("is the database clock minus the watermark's EVENT_TIMESTAMP while rows wait", async (t) => {
   t.equal(lagSeconds({ dbNow: "2026-03-01 12:00:10.250000", watermarkTs: "2026-03-01 12:00:00.000000", timeZone: "UTC", waitingRows: 3 }), 10.25);
-  t.equal(lagSeconds({ dbNow: "2026-03-02 00:00:00.000001", watermarkTs: "2026-03-01 23:59:59.999999", timeZone: "+09:00", waitingRows: 1 }), 0.000002, "microseconds kept");
-  t.equal(lagSeconds({ dbNow: "2026-03-01 00:00:00.000000", watermarkTs: "2026-02-28 00:00:00.000000", timeZone: "-05:30", waitingRows: 1 }), 86400, "across a month end");
+  t.equal(
+    lagSeconds({ dbNow: "2026-03-02 00:00:00.000001", watermarkTs: "2026-03-01 23:59:59.999999", timeZone: "+09:00", waitingRows: 1 }),
+    0.000002,
+    "microseconds kept",
+  );
+  t.equal(
+    lagSeconds({ dbNow: "2026-03-01 00:00:00.000000", watermarkTs: "2026-02-28 00:00:00.000000", timeZone: "-05:30", waitingRows: 1 }),
+    86400,
+    "across a month end",
+  );
 });
 
 t.test("is 0 when no row is waiting, however old the watermark", async (t) => {

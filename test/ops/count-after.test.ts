@@ -20,8 +20,9 @@ t.test("counts rows after the watermark up to the read bound, bounded by the lim
 
   const count = async (after: { ts: string; id: string } | null, lag: number, limit: number) => {
     const st = countAfterMariadb(`\`${table}\``, after, lag, limit);
-    const [[dbNow, rows]] = (await db.query({ sql: st.sql, rowsAsArray: true }, st.params)) as [string, bigint | string][][];
-    return { rows: Number(rows), dbNow: dbNow as string };
+    const result = (await db.query({ sql: st.sql, rowsAsArray: true }, st.params)) as [string, bigint | string][];
+    const [dbNow, rows] = result[0] as [string, bigint | string];
+    return { rows: Number(rows), dbNow };
   };
 
   const all = await count(null, 5, 1_000_000);

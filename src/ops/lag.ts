@@ -90,3 +90,14 @@ export function countAfterMariadb(quotedTable: string, after: Watermark | null, 
     params: [after.ts, after.ts, BigInt(after.id), lagMicros, limit],
   };
 }
+
+/**
+ * MariaDB statement of `countBetween` (the rewind's estimate): rows with
+ * `after` < (EVENT_TIMESTAMP, ID) <= `through`, up to `limit`. One row: [count].
+ */
+export function countBetweenMariadb(quotedTable: string, after: Watermark, through: Watermark, limit: number): CountStatement {
+  return {
+    sql: `SELECT COUNT(*) FROM (SELECT 1 FROM ${quotedTable} WHERE (EVENT_TIMESTAMP > ? OR (EVENT_TIMESTAMP = ? AND ID > ?)) AND (EVENT_TIMESTAMP < ? OR (EVENT_TIMESTAMP = ? AND ID <= ?)) LIMIT ?) AS r`,
+    params: [after.ts, after.ts, BigInt(after.id), through.ts, through.ts, BigInt(through.id), limit],
+  };
+}

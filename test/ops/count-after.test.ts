@@ -1,7 +1,8 @@
 /** The MariaDB count of rows waiting past the watermark, against the real MariaDB. */
 import t from "tap";
 import { connectLocal, createTxlogTable, insertTxlogRows, sampleRows } from "../../scripts/lib/txlog-table";
-import { countAfterMariadb, lagSeconds } from "../../src/ops/lag";
+import { AFTER_ALL_IDS } from "../../src/adapters/mariadb-tracking";
+import { countAfterMariadb, countBetweenMariadb, lagSeconds } from "../../src/ops/lag";
 import { BEFORE_ALL_IDS } from "../../src/pipeline/start-position";
 import { uniqueName } from "../helpers/services";
 
@@ -40,4 +41,19 @@ t.test("counts rows after the watermark up to the read bound, bounded by the lim
   const behind = await count({ ts: "2026-01-01 00:00:00.001000", id: "4" }, 5, 1_000_000);
   const lag = lagSeconds({ dbNow: behind.dbNow, watermarkTs: "2026-01-01 00:00:00.001000", timeZone: "UTC", waitingRows: behind.rows });
   t.ok(lag !== null && lag > 86400, `behind since 2026-01-01: ${lag} s`);
+
+  const between = async (after: { ts: string; id: string }, through: { ts: string; id: string }, limit = 1_000_000) => {
+    const st = countBetweenMariadb(`\`${table}\``, after, through, limit);
+    const result = (await db.query({ sql: st.sql, rowsAsArray: true }, st.params)) as [bigint | string][];
+    return Number((result[0] as [bigint | string])[0]);
+  };
+  const earliest = { ts: "1000-01-01 00:00:00.000000", id: BEFORE_ALL_IDS };
+  t.equal(await between(earliest, { ts: "2026-01-01 00:00:00.009000", id: "30" }), 30, "everything up to the last row");
+  t.equal(await between({ ts: "2026-01-01 00:00:00.001000", id: "4" }, { ts: "2026-01-01 00:00:00.002000", id: "8" }), 4, "ids 5..8");
+  t.equal(
+    await between({ ts: "2026-01-01 00:00:00.001000", id: BEFORE_ALL_IDS }, { ts: "2026-01-01 00:00:00.002000", id: AFTER_ALL_IDS }),
+    6,
+    "two whole timestamps",
+  );
+  t.equal(await between(earliest, { ts: "2026-01-01 00:00:00.009000", id: "30" }, 7), 7, "bounded by the limit");
 });

@@ -66,6 +66,7 @@ t.test("is a dashboard of the current schema with a Prometheus datasource variab
   const ids = dashboard.panels.map((p) => p.id);
   t.equal(new Set(ids).size, ids.length, "panel ids are unique");
   for (const p of dashboard.panels) {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JavaScript template
     t.equal(p.datasource?.uid, "${datasource}", `${p.title} uses the datasource variable`);
     t.ok(p.gridPos.x + p.gridPos.w <= 24, `${p.title} fits the 24-column grid`);
     t.ok((p.targets ?? []).length > 0, `${p.title} has a query`);

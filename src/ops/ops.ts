@@ -12,7 +12,7 @@ import type { Watermark } from "../pipeline/types";
 import { Heartbeat, heartbeatFields } from "./heartbeat";
 import { type OpsServer, startOpsServer } from "./http";
 import { lagSeconds } from "./lag";
-import { type Dependency, errorKindOf, Metrics, type PipelineObserver } from "./metrics";
+import { combineObservers, type Dependency, errorKindOf, Metrics, NO_OBSERVER, type PipelineObserver } from "./metrics";
 import { Readiness } from "./readiness";
 
 export interface OpsSettings {
@@ -53,7 +53,7 @@ export interface CycleReport {
 export class Ops {
   readonly metrics: Metrics;
   readonly readiness: Readiness;
-  /** Hand this to the pipeline. */
+  /** Hand this to the pipeline: the metrics, and a liveness tick on every row read or acknowledged. */
   readonly observer: PipelineObserver;
   private readonly settings: OpsSettings;
   private readonly heartbeat: Heartbeat;
@@ -73,7 +73,9 @@ export class Ops {
       now,
     });
     this.heartbeat = new Heartbeat(settings.heartbeatInterval, now);
-    this.observer = this.metrics;
+    // A long cycle is progress too: /healthz must not call a loop busy with a backlog stalled.
+    const tick = () => this.readiness.tick();
+    this.observer = combineObservers(this.metrics, { ...NO_OBSERVER, rowsRead: tick, published: tick });
   }
 
   /** Starts the HTTP endpoint when enabled; returns it (null when disabled). Fails when the port cannot be bound. */

@@ -89,6 +89,18 @@ t.test("leadership, commits and failures outside a cycle reach the metrics", asy
   t.match(text, /^onp_errors_total\{kind="fenced"\} 1$/m);
 });
 
+t.test("rows moving through the pipeline keep /healthz alive during a long cycle", async (t) => {
+  const { ops, advance } = setup(t);
+  advance(50);
+  ops.observer.rowsRead(1000);
+  advance(50);
+  ops.observer.published(1000);
+  advance(50);
+  t.ok(ops.readiness.live().ok, "150 s into a cycle, with a 60 s bound");
+  advance(61);
+  t.notOk(ops.readiness.live().ok, "no progress for 61 s");
+});
+
 t.test("disabled: no endpoint, metrics still kept", async (t) => {
   const { ops } = setup(t, { enabled: false });
   t.equal(await ops.start(), null);

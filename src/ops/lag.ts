@@ -15,12 +15,14 @@
  *   dbNow: the database clock when counting, as `YYYY-MM-DD HH:MM:SS.ffffff` wall-clock text in
  *          source.time_zone (the zone the table's naive timestamps are in).
  *
- * MariaDB: `countAfterMariadb()` below. Oracle (for the adapter's owner), same shape:
- *   SELECT TO_CHAR(<now in zone>, 'YYYY-MM-DD HH24:MI:SS.FF6'),
- *          (SELECT COUNT(*) FROM (SELECT 1 FROM t WHERE TS >= :t AND (TS > :t OR ID > :id)
- *                                  AND TS <= <now in zone> - NUMTODSINTERVAL(:lag, 'SECOND')
- *                                  FETCH FIRST :n ROWS ONLY))
+ * MariaDB: `countAfterMariadb()` below. Oracle (for the adapter's owner, in oracle-sql.ts's
+ * style): the clock and the bound in one round trip,
+ *   SELECT TO_CHAR(SYSTIMESTAMP AT TIME ZONE :zone, 'YYYY-MM-DD HH24:MI:SS.FF6'),
+ *          TO_CHAR((SYSTIMESTAMP AT TIME ZONE :zone) - NUMTODSINTERVAL(:lag, 'SECOND'), '...FF6')
  *   FROM DUAL
+ * then the count with pageStatement's WHERE clause (the same `after` predicate and
+ * `EVENT_TIMESTAMP <= upper`, same binds) and no ORDER BY:
+ *   SELECT COUNT(*) FROM (SELECT 1 FROM t WHERE <pageStatement's where> FETCH FIRST :n ROWS ONLY)
  */
 import { wallClock } from "../pipeline/start-position";
 import type { Watermark } from "../pipeline/types";

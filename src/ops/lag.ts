@@ -38,9 +38,8 @@ const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{
  * Microseconds are kept (as a float).
  */
 export function epochSeconds(text: string, timeZone: string): number {
-  const m = WALL_CLOCK.exec(text.trim());
-  const wall = m ? text.trim() : wallClock(text, timeZone);
-  const w = WALL_CLOCK.exec(wall);
+  const trimmed = text.trim();
+  const w = WALL_CLOCK.exec(trimmed) ?? WALL_CLOCK.exec(wallClock(trimmed, timeZone));
   if (!w) throw new RangeError(`not a timestamp: ${text}`);
   const [, y, mo, d, h, mi, s, frac = ""] = w;
   const utcMs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));

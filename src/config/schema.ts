@@ -334,6 +334,42 @@ export const schema: SectionField = {
           description: "Lowest level written (Python's INFO, WARNING, CRITICAL are accepted too).",
         },
         format: { kind: "string", oneOf: ["json", "pretty"], default: "json", description: "json (one object per line) or pretty (for a terminal)." },
+        heartbeat_interval: {
+          kind: "number",
+          min: 0,
+          default: 300,
+          unit: "seconds",
+          description: "On an idle table, one line (rows 0, lag, rows waiting, watermark) this often; 0 turns it off.",
+        },
+      },
+    },
+    metrics: {
+      kind: "section",
+      description:
+        "The operations endpoint: /metrics (Prometheus), /healthz (the loop is alive), /readyz (connected and not failing). Off by default; it binds 127.0.0.1 unless host says otherwise, because the metrics describe the service's operation and should not reach the network by accident (set 0.0.0.0 in a container).",
+      fields: {
+        enabled: { kind: "boolean", default: false, env: "METRICS_ENABLED", description: "Serve the endpoint." },
+        host: {
+          kind: "string",
+          default: "127.0.0.1",
+          env: "METRICS_HOST",
+          description: "Address to bind: 127.0.0.1 (this host only), 0.0.0.0 (every interface, e.g. in a container).",
+        },
+        port: { kind: "number", integer: true, min: 0, max: 65535, default: 9464, env: "METRICS_PORT", description: "TCP port (0 picks a free one)." },
+        ready_failure_grace: {
+          kind: "number",
+          min: 0,
+          default: 60,
+          unit: "seconds",
+          description: "/readyz stays 200 this long after a failed cycle (the loop retries it); then 503 until a cycle succeeds.",
+        },
+        liveness_timeout: {
+          kind: "number",
+          above: 0,
+          default: 600,
+          unit: "seconds",
+          description: "/healthz turns 503 when the poll loop has shown no progress for this long; keep it above polling_interval plus the longest cycle.",
+        },
       },
     },
   },
@@ -405,5 +441,6 @@ export interface Config {
     workers: number;
     shutdown_timeout: number;
   };
-  logging: { level: string; format: "json" | "pretty" };
+  logging: { level: string; format: "json" | "pretty"; heartbeat_interval: number };
+  metrics: { enabled: boolean; host: string; port: number; ready_failure_grace: number; liveness_timeout: number };
 }

@@ -76,7 +76,11 @@ t.test("every secret variable can be given as <VAR>_FILE; one trailing newline i
   t.equal(c.nats.nkey_seed, seed);
   t.equal(parseConfig(oracleYaml, "cfg.yaml", { ORACLE_PASSWORD_FILE: file("crlf.txt", "pw\r\n") }).oracle_db?.password, "pw", "a CRLF ending too");
   t.equal(parseConfig(oracleYaml, "cfg.yaml", { ORACLE_PASSWORD_FILE: file("two.txt", "pw\n\n") }).oracle_db?.password, "pw\n", "only one newline");
-  t.equal(parseConfig(oracleYaml, "cfg.yaml", { ORACLE_PASSWORD_FILE: file("inner.txt", " a b ") }).oracle_db?.password, " a b ", "inner and other spaces kept");
+  t.equal(
+    parseConfig(oracleYaml, "cfg.yaml", { ORACLE_PASSWORD_FILE: file("inner.txt", " a b ") }).oracle_db?.password,
+    " a b ",
+    "inner and other spaces kept",
+  );
 });
 
 t.test("precedence: the variable or its file wins over the YAML", async (t) => {
@@ -148,7 +152,12 @@ t.test("pino redacts every secret path, in the config and in objects logged with
 
 async function sourceTable(t: Test): Promise<TestNames> {
   const base = uniqueName("ONPPW");
-  const names: TestNames = { table: `${base}_EVENTS`, stream: `${base}_STREAM`, subject: `${base.toLowerCase()}.txlog.events`, program: `${base.toLowerCase()}_prog` };
+  const names: TestNames = {
+    table: `${base}_EVENTS`,
+    stream: `${base}_STREAM`,
+    subject: `${base.toLowerCase()}.txlog.events`,
+    program: `${base.toLowerCase()}_prog`,
+  };
   const db = await connectLocal();
   await createTxlogTable(db, names.table);
   await insertTxlogRows(db, names.table, sampleRows(3));

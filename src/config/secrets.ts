@@ -1,8 +1,9 @@
 /**
- * The `<VAR>_FILE` convention (Docker and Kubernetes secrets): every environment variable the
- * schema names may instead be given as a file, `ORACLE_PASSWORD_FILE=/run/secrets/oracle`,
+ * The `<VAR>_FILE` convention (Docker and Kubernetes secrets): the environment variable of
+ * every secret key may instead be given as a file, `ORACLE_PASSWORD_FILE=/run/secrets/oracle`,
  * whose content becomes the variable's value (one trailing newline stripped, as `echo` and
- * most editors add one).
+ * most editors add one). Only secrets: a non-secret value read from a file could be quoted in
+ * a validation message, and some variables already name a file (`NATS_CREDS`).
  *
  * Precedence, highest first: `VAR` or `VAR_FILE` (setting both is an error), then the YAML.
  * Problems name the variable and the path, never the file's content.
@@ -15,12 +16,12 @@ type Env = Record<string, string | undefined>;
 /** Suffix of the variable that names a file holding another variable's value. */
 export const FILE_SUFFIX = "_FILE";
 
-/** Every environment variable named by the schema, depth first. */
-export function envVariables(section: SectionField): string[] {
+/** Every environment variable named by the schema (only those of secret keys with `secretOnly`), depth first. */
+export function envVariables(section: SectionField, secretOnly = false): string[] {
   const out: string[] = [];
   for (const field of Object.values(section.fields)) {
-    if (field.kind === "section") out.push(...envVariables(field));
-    else if (field.env !== undefined) out.push(field.env);
+    if (field.kind === "section") out.push(...envVariables(field, secretOnly));
+    else if (field.env !== undefined && (field.secret || !secretOnly)) out.push(field.env);
   }
   return [...new Set(out)];
 }
@@ -34,13 +35,13 @@ function readProblem(err: unknown): string {
 }
 
 /**
- * Returns a copy of `env` in which each `VAR_FILE` the schema knows of is replaced by `VAR`
+ * Returns a copy of `env` in which each `VAR_FILE` of a secret key is replaced by `VAR`
  * holding the file's content. Problems are appended to `problems` (the caller reports them
  * with the rest of the configuration's).
  */
 export function resolveEnvFiles(section: SectionField, env: Env, problems: string[]): Env {
   const out: Env = { ...env };
-  for (const name of envVariables(section)) {
+  for (const name of envVariables(section, true)) {
     const fileVar = `${name}${FILE_SUFFIX}`;
     const path = env[fileVar];
     if (path === undefined) continue;

@@ -90,9 +90,22 @@ t.test("precedence: the variable or its file wins over the YAML", async (t) => {
   t.equal(parseConfig(yaml, "cfg.yaml", { ORACLE_PASSWORD_FILE: file("p.txt", "from-file") }).oracle_db?.password, "from-file");
 });
 
-t.test("non-secret variables follow the same convention", async (t) => {
-  t.equal(parseConfig(oracleYaml, "cfg.yaml", { ORACLE_USER_FILE: file("user.txt", "reader\n") }).oracle_db?.user, "reader");
-  t.ok(envVariables(schema).includes("NATS_CREDS"));
+t.test("only secrets are read from files: NATS_CREDS already names a file, and its content must never become a path in a message", async (t) => {
+  t.same(envVariables(schema, true).sort(), [
+    "MARIADB_PASSWORD",
+    "NATS_NKEY_SEED",
+    "NATS_PASSWORD",
+    "NATS_TOKEN",
+    "ORACLE_PASSWORD",
+    "ORACLE_WALLET_PASSWORD",
+    "SOURCE_MARIADB_PASSWORD",
+  ]);
+  const c = parseConfig(oracleYaml, "cfg.yaml", {
+    NATS_CREDS_FILE: file("x.creds", "-----BEGIN NATS USER JWT-----\n"),
+    ORACLE_USER_FILE: file("user.txt", "reader"),
+  });
+  t.equal(c.nats.creds, "", "NATS_CREDS_FILE is not read");
+  t.equal(c.oracle_db?.user, "u", "ORACLE_USER_FILE is not read");
 });
 
 t.test("a variable and its _FILE both set is an error naming both, and neither value", async (t) => {

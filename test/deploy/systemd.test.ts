@@ -61,7 +61,7 @@ t.test("secrets come as credentials files named by *_FILE variables the loader r
   t.ok(fileVars.length >= 3);
   for (const e of fileVars) {
     const [name, value] = e.split("=") as [string, string];
-    t.ok(envVariables(schema).includes(name.slice(0, -"_FILE".length)), `${name} is a schema variable`);
+    t.ok(envVariables(schema, true).includes(name.slice(0, -"_FILE".length)), `${name} is a secret variable of the schema`);
     const cred = /^%d\/(.+)$/.exec(value)?.[1];
     t.ok(cred && credentials.has(cred), `${name} points at the credential ${cred}`);
   }

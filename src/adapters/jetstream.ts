@@ -173,7 +173,13 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
       // A permanent cause: the retry predicate gives up at once instead of backing off.
       throw new NatsSetupError(`cannot connect to ${where}: ${problem}`, { cause: new NatsAuthError(problem, { cause: err }) });
     }
-    throw new NatsSetupError(`cannot connect to ${where}: ${(err as Error).message}`, { cause: err });
+    // A server that verifies client certificates (tls_verify) closes the connection after the
+    // TLS handshake of a client without one: the client only sees a timeout.
+    const hint =
+      (err as { name?: string }).name === "TimeoutError" && options.tls && !options.tls.cert
+        ? " (if the server verifies client certificates, set nats.tls.cert and nats.tls.key)"
+        : "";
+    throw new NatsSetupError(`cannot connect to ${where}: ${(err as Error).message}${hint}`, { cause: err });
   }
 }
 

@@ -129,6 +129,15 @@ t.test("TLS: a CA that did not sign the server certificate fails at once with on
   t.equal(isTransientNatsError((err as Error).cause), false, "the retry predicate gives up on it");
 });
 
+t.test("TLS: without a client certificate a verifying server only times out; the message says what to set", async (t) => {
+  const s = await server(t, tlsBlock(certs));
+  const err = await connectNats({ servers: [s.url], name: "t", connectTimeoutMs: 2000, tls: { ca: certs.ca } }).then(
+    () => null,
+    (e: unknown) => e as Error,
+  );
+  t.match(err?.message, /timeout \(if the server verifies client certificates, set nats\.tls\.cert and nats\.tls\.key\)/);
+});
+
 t.test("TLS: a missing certificate file is named with its key and path before any connection", async (t) => {
   const err = await connectNats({ servers: ["nats://127.0.0.1:1"], name: "t", connectTimeoutMs: 1000, tls: { ca: join(work, "nope.pem") } }).then(
     () => null,

@@ -199,6 +199,18 @@ t.test("JWT: a file that is not a .creds file is refused before connecting", asy
   t.equal(isTransientNatsError(err?.cause), false);
 });
 
+t.test("token: the right token publishes; a wrong one from NATS_TOKEN_FILE fails at once and is never printed", async (t) => {
+  const token = uniqueName("tok");
+  const s = await server(t, `authorization { token: "${token}" }`);
+  t.equal(await publishOne({ servers: [s.url], name: "t", connectTimeoutMs: 10_000, token }), 1);
+  const names = await sourceTable(t);
+  const wrong = uniqueName("wrongtok");
+  const tokenFile = join(work, `${uniqueName("token")}.txt`);
+  writeFileSync(tokenFile, `${wrong}\n`);
+  const r = await runCli(["--config", configFile(names, { servers: [s.url] }), "--once"], { NATS_TOKEN_FILE: tokenFile });
+  failedAtOnce(t, r, new RegExp(`NATS at nats://127\\.0\\.0\\.1:${s.port}: authentication failed .*nats\\.token`), wrong);
+});
+
 t.test("two authentication methods at once are refused, naming both keys", async (t) => {
   const err = await connectNats({ servers: ["nats://127.0.0.1:1"], name: "t", connectTimeoutMs: 1000, token: "x", creds: "/x.creds" }).then(
     () => null,

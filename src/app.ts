@@ -15,6 +15,7 @@ import { connectNats, ensureStream, isTransientNatsError } from "./adapters/jets
 import { JetStreamLedger } from "./adapters/jetstream-ledger";
 import { MariadbSource } from "./adapters/mariadb-source";
 import { MariadbTracking } from "./adapters/mariadb-tracking";
+import { oracleNetAttributes } from "./adapters/oracle-driver";
 import { StockPublisher } from "./adapters/stock-publisher";
 import type { Config, RetryConfig } from "./config/schema";
 import { describeError } from "./errors";
@@ -67,6 +68,7 @@ export function createSource(config: Config, log: Logger): RowSource {
     prefetchRows: o.prefetch_rows,
     callTimeoutMs: o.call_timeout * 1000,
     retry: retryPolicy(o.retry),
+    net: oracleNetAttributes(o),
     timeZone: source.time_zone,
     logger: log,
   });
@@ -121,6 +123,9 @@ export async function createService(config: Config, log: Logger): Promise<Servic
           user: config.nats.user,
           password: config.nats.password,
           token: config.nats.token,
+          nkeySeed: config.nats.nkey_seed,
+          creds: config.nats.creds,
+          tls: config.nats.tls,
           name: config.nats.name,
           connectTimeoutMs: config.nats.connect_timeout * 1000,
         }),

@@ -1,10 +1,13 @@
 /** pino logger: JSON lines by default, pretty for a terminal; secrets redacted wherever they appear. */
 import pino from "pino";
-import type { Config } from "./config/schema";
+import { type Config, schema } from "./config/schema";
+import { redactPaths } from "./config/secrets";
 
 export type Logger = pino.Logger;
 
-export const REDACT = ["password", "*.password", "*.*.password", "token", "*.token", "config.*.password", "config.*.*.password"];
+const LEGACY_REDACT = ["password", "*.password", "*.*.password", "token", "*.token", "config.*.password", "config.*.*.password"];
+/** Every secret key of the schema (passwords, tokens, nkey_seed, wallet_password), wherever it is logged. */
+export const REDACT = [...new Set([...LEGACY_REDACT, ...redactPaths(schema)])];
 
 export function createLogger(config: Pick<Config, "logging">, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {

@@ -20,6 +20,7 @@ import { SourceError } from "../errors";
 import { type RetryPolicy, withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
 import { isTransientMariadbError, quoteTable } from "./mariadb-errors";
+import { mariadbSsl, type TlsFiles } from "./tls-files";
 
 export interface MariadbSourceOptions {
   host: string;
@@ -31,6 +32,8 @@ export interface MariadbSourceOptions {
   retry: RetryPolicy;
   connectTimeoutMs?: number;
   onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
+  /** `source.mariadb.ssl`: PEM file paths; present means TLS. */
+  ssl?: TlsFiles;
 }
 
 const TS = "%Y-%m-%d %H:%i:%s.%f";
@@ -62,6 +65,7 @@ export class MariadbSource implements RowSource {
       connectTimeout: connectTimeoutMs ?? 10_000,
       autoJsonMap: false,
       bigIntAsNumber: false,
+      ...(this.options.ssl ? { ssl: mariadbSsl(this.options.ssl, "source.mariadb.ssl") } : {}),
     });
     this.open.add(conn);
     conn.on("end", () => this.open.delete(conn));

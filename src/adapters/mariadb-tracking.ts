@@ -14,6 +14,7 @@ import { LockError, TrackingError } from "../errors";
 import { type RetryPolicy, withRetry } from "../pipeline/retry";
 import type { Checkpoint, WatermarkStore } from "../pipeline/types";
 import { isTransientMariadbError } from "./mariadb-errors";
+import { mariadbSsl, type TlsFiles } from "./tls-files";
 
 export interface TrackingOptions {
   host: string;
@@ -27,6 +28,8 @@ export interface TrackingOptions {
   /** Table name; ETL_PRMREC unless a test wants its own. */
   table?: string;
   onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
+  /** `mariadb.ssl`: PEM file paths; present means TLS. */
+  ssl?: TlsFiles;
 }
 
 /** Sorts after any real ID (38 digits, Oracle NUMBER's limit): "every row at this time is done". */
@@ -57,7 +60,8 @@ export class MariadbTracking implements WatermarkStore {
 
   private connectionConfig() {
     const { host, port, user, password, database, connectTimeoutMs } = this.options;
-    return { host, port, user, password, database, connectTimeout: connectTimeoutMs, autoJsonMap: false, bigIntAsNumber: false };
+    const ssl = this.options.ssl ? { ssl: mariadbSsl(this.options.ssl, "mariadb.ssl") } : {};
+    return { host, port, user, password, database, connectTimeout: connectTimeoutMs, autoJsonMap: false, bigIntAsNumber: false, ...ssl };
   }
 
   private describe(err: unknown, what: string): TrackingError {

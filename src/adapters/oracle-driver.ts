@@ -36,7 +36,43 @@ export interface OraclePool {
   getConnection(): Promise<OracleConnection>;
   close(drainTimeSeconds?: number): Promise<void>;
 }
-export interface OraclePoolAttributes {
+/**
+ * Thin mode's TCPS and naming settings, passed to createPool unchanged (node-oracledb 6+):
+ * `walletLocation` is the directory of the PEM wallet `ewallet.pem`, `walletPassword` decrypts
+ * it, `configDir` holds tnsnames.ora for an alias dsn, `sslServerDNMatch`/`sslServerCertDN`
+ * check the server certificate's name. TCPS itself is chosen by the dsn
+ * (`tcps://host:2484/service` or a descriptor with PROTOCOL=TCPS).
+ */
+export interface OracleNetAttributes {
+  walletLocation?: string;
+  walletPassword?: string;
+  configDir?: string;
+  sslServerDNMatch?: boolean;
+  sslServerCertDN?: string;
+}
+
+/** The `oracle_db` keys of the same settings; empty strings mean "not set". */
+export interface OracleNetConfig {
+  wallet_location: string;
+  wallet_password: string;
+  config_dir: string;
+  ssl_server_dn_match: boolean;
+  ssl_server_cert_dn: string;
+}
+
+/** Maps the `oracle_db` keys to createPool attributes, leaving out what is not set. */
+export function oracleNetAttributes(c: OracleNetConfig): OracleNetAttributes {
+  return {
+    ...(c.wallet_location ? { walletLocation: c.wallet_location } : {}),
+    ...(c.wallet_password ? { walletPassword: c.wallet_password } : {}),
+    ...(c.config_dir ? { configDir: c.config_dir } : {}),
+    // The driver's default is true: pass it only when the operator turned it off.
+    ...(c.ssl_server_dn_match === false ? { sslServerDNMatch: false } : {}),
+    ...(c.ssl_server_cert_dn ? { sslServerCertDN: c.ssl_server_cert_dn } : {}),
+  };
+}
+
+export interface OraclePoolAttributes extends OracleNetAttributes {
   user: string;
   password: string;
   connectString: string;

@@ -16,7 +16,7 @@ import { SourceError } from "../errors";
 import type { RetryPolicy } from "../pipeline/retry";
 import { withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
-import type { OracleConnection, OracleDbType, OracleDriver, OracleMetaData, OraclePool } from "./oracle-driver";
+import type { OracleConnection, OracleDbType, OracleDriver, OracleMetaData, OracleNetAttributes, OraclePool } from "./oracle-driver";
 import { isTransientOracleError, toSourceError } from "./oracle-errors";
 import type { ColumnKinds, Statement, TimestampKind } from "./oracle-sql";
 import { describeSql, latestStatement, normalizeZone, pageStatement, TS_TEXT, upperBoundStatement, validateTable } from "./oracle-sql";
@@ -48,6 +48,8 @@ export interface OracleSourceOptions {
   /** Zone of the table's naive timestamps (`UTC`, `+09:00`, a region): the lag bound's clock and TIMESTAMP WITH TIME ZONE output use it. */
   timeZone: string;
   logger?: OracleSourceLogger;
+  /** TCPS/wallet and tnsnames settings, passed to createPool as they are. */
+  net?: OracleNetAttributes;
   /** The oracledb module; tests inject a fake. */
   driver?: OracleDriver;
 }
@@ -156,7 +158,7 @@ export class OracleSource implements RowSource {
         try {
           return await fn();
         } catch (err) {
-          throw toSourceError(err, this.table, action, [this.opts.password]);
+          throw toSourceError(err, this.table, action, [this.opts.password, this.opts.net?.walletPassword ?? ""]);
         }
       },
       this.opts.retry,
@@ -209,6 +211,7 @@ export class OracleSource implements RowSource {
         poolMin: o.poolMin,
         poolMax: o.poolMax,
         poolIncrement: 1,
+        ...o.net,
         ...(o.poolTimeoutSeconds !== undefined ? { poolTimeout: o.poolTimeoutSeconds } : {}),
       });
       this.pool = attempt;

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { load as parseYaml } from "js-yaml";
 import { ConfigError } from "../errors";
 import { type Config, type Field, type SectionField, schema } from "./schema";
+import { resolveEnvFiles } from "./secrets";
 
 type Env = Record<string, string | undefined>;
 type Plain = Record<string, unknown>;
@@ -40,7 +41,8 @@ export function parseConfig(text: string, path: string, env: Env = {}): Config {
   }
   const problems: string[] = [];
   const root = raw as Plain;
-  applyEnv(schema, root, env, problems);
+  // `VAR_FILE` (Docker/Kubernetes secrets) becomes `VAR` before the overrides apply.
+  applyEnv(schema, root, resolveEnvFiles(schema, env, problems), problems);
   const config = validateSection(schema, root, "", root, true, problems) as unknown as Config;
   if (problems.length === 0) derive(config);
   if (problems.length > 0) {
@@ -54,8 +56,8 @@ function derive(config: Config): void {
   const events = config.intime_txlog_events;
   if (events.dead_letter_subject === "") events.dead_letter_subject = `${events.subject}.dlq`;
   if (config.source.kind === "mariadb" && config.source.mariadb === undefined) {
-    const { host, port, user, password, database } = config.mariadb;
-    config.source.mariadb = { host, port, user, password, database };
+    const { host, port, user, password, database, ssl } = config.mariadb;
+    config.source.mariadb = { host, port, user, password, database, ...(ssl ? { ssl } : {}) };
   }
 }
 

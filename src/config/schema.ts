@@ -98,7 +98,22 @@ const mariadbConnection = (envPrefix: string, what: string): Record<string, Fiel
     description: "Password (prefer the environment variable).",
   },
   database: { kind: "string", default: "test", env: `${envPrefix}DATABASE`, description: "Database (schema) name." },
+  ssl: tlsSection(`the MariaDB ${what}`, "ssl"),
 });
+
+/** PEM file paths for a TLS connection; the section's presence turns TLS on. */
+function tlsSection(to: string, key: string): SectionField {
+  return {
+    kind: "section",
+    optional: true,
+    description: `TLS to ${to}; absent: no TLS (\`${key}: {}\` is TLS verified against the system CAs). The server certificate is always verified.`,
+    fields: {
+      ca: { kind: "string", default: "", allowEmpty: true, description: "PEM file of the CA(s) that signed the server certificate (empty: the system CAs)." },
+      cert: { kind: "string", default: "", allowEmpty: true, description: "PEM file of the client certificate, when the server asks for one (empty: none)." },
+      key: { kind: "string", default: "", allowEmpty: true, description: "PEM file of the client certificate's private key (required with cert)." },
+    },
+  };
+}
 
 export const schema: SectionField = {
   kind: "section",
@@ -154,6 +169,37 @@ export const schema: SectionField = {
         fetch_array_size: { kind: "number", integer: true, min: 1, default: 1000, unit: "rows", description: "Rows per round trip when fetching." },
         prefetch_rows: { kind: "number", integer: true, min: 0, default: 1000, unit: "rows", description: "Rows fetched with the query's first round trip." },
         call_timeout: { kind: "number", min: 0, default: 60, unit: "seconds", description: "Longest a single database call may take (0 = no limit)." },
+        wallet_location: {
+          kind: "string",
+          default: "",
+          allowEmpty: true,
+          description: "TCPS: directory holding the PEM wallet ewallet.pem (Thin mode's walletLocation; empty: none).",
+        },
+        wallet_password: {
+          kind: "string",
+          default: "",
+          allowEmpty: true,
+          secret: true,
+          env: "ORACLE_WALLET_PASSWORD",
+          description: "TCPS: password of an encrypted ewallet.pem (walletPassword; empty: none).",
+        },
+        config_dir: {
+          kind: "string",
+          default: "",
+          allowEmpty: true,
+          description: "Directory of tnsnames.ora, for a dsn that is a TNS alias (configDir; empty: the driver's default, $TNS_ADMIN).",
+        },
+        ssl_server_dn_match: {
+          kind: "boolean",
+          default: true,
+          description: "TCPS: check the server certificate's name against the host (sslServerDNMatch).",
+        },
+        ssl_server_cert_dn: {
+          kind: "string",
+          default: "",
+          allowEmpty: true,
+          description: "TCPS: the exact distinguished name the server certificate must have (sslServerCertDN; empty: match the host name).",
+        },
         retry: retrySection("Oracle"),
       },
     },
@@ -186,6 +232,23 @@ export const schema: SectionField = {
           description: "Password for user/password authentication.",
         },
         token: { kind: "string", default: "", allowEmpty: true, secret: true, env: "NATS_TOKEN", description: "Token authentication (empty: none)." },
+        nkey_seed: {
+          kind: "string",
+          default: "",
+          allowEmpty: true,
+          secret: true,
+          env: "NATS_NKEY_SEED",
+          pattern: { test: (v) => /^SU[A-Z2-7]{56}$/.test(v), hint: "a user NKey seed (58 characters starting with SU)" },
+          description: "NKey authentication: the user's seed (prefer NATS_NKEY_SEED_FILE; empty: none).",
+        },
+        creds: {
+          kind: "string",
+          default: "",
+          allowEmpty: true,
+          env: "NATS_CREDS",
+          description: "JWT authentication: path of the user's .creds file (empty: none).",
+        },
+        tls: tlsSection("NATS", "tls"),
         name: { kind: "string", default: "oracle-nats-publisher", description: "Connection name shown by the server." },
         connect_timeout: { kind: "number", above: 0, default: 10, unit: "seconds", description: "Time allowed for one connection attempt." },
         publish_timeout: {
@@ -381,12 +444,18 @@ export interface RetryConfig {
   max_backoff: number;
   backoff_multiplier: number;
 }
+export interface TlsFilesConfig {
+  ca: string;
+  cert: string;
+  key: string;
+}
 export interface MariadbConnectionConfig {
   host: string;
   port: number;
   user: string;
   password: string;
   database: string;
+  ssl?: TlsFilesConfig;
 }
 export interface Config {
   source: {
@@ -404,6 +473,11 @@ export interface Config {
     fetch_array_size: number;
     prefetch_rows: number;
     call_timeout: number;
+    wallet_location: string;
+    wallet_password: string;
+    config_dir: string;
+    ssl_server_dn_match: boolean;
+    ssl_server_cert_dn: string;
     retry: RetryConfig;
   };
   mariadb: MariadbConnectionConfig & { connect_timeout: number; retry: RetryConfig };
@@ -412,6 +486,9 @@ export interface Config {
     user: string;
     password: string;
     token: string;
+    nkey_seed: string;
+    creds: string;
+    tls?: TlsFilesConfig;
     name: string;
     connect_timeout: number;
     publish_timeout: number;

@@ -8,7 +8,7 @@
  * column's type, read once from the query metadata:
  *
  *   kind       column type                         selected as                              bound value
- *   date       DATE                                TO_CHAR(c,'...SS') || '.000000'          TO_DATE(SUBSTR(:x,1,19),'...SS')
+ *   date       DATE                                TO_CHAR(c,'...SS".000000"')              TO_DATE(SUBSTR(:x,1,19),'...SS')
  *   timestamp  TIMESTAMP(0..6)                     TO_CHAR(c, FMT)                          TO_TIMESTAMP(:x, FMT)
  *   zoned      TIMESTAMP WITH [LOCAL] TIME ZONE    TO_CHAR((c AT TIME ZONE :zone), FMT)     FROM_TZ(TO_TIMESTAMP(:x, FMT), :zone)
  *
@@ -68,8 +68,10 @@ export function normalizeZone(zone: string): string {
 function asText(column: string, kind: TimestampKind): string {
   switch (kind) {
     case "date":
-      // FF is not valid for DATE (ORA-01821); a DATE has no fraction, so append it.
-      return `TO_CHAR(${column}, '${DATE_FORMAT}') || '.000000'`;
+      // FF is not valid for DATE (ORA-01821); a DATE has no fraction, so the mask writes it
+      // as a literal. Not `|| '.000000'`: in Oracle NULL || 'x' is 'x', so a NULL would
+      // become ".000000" instead of staying NULL.
+      return `TO_CHAR(${column}, '${DATE_FORMAT}".000000"')`;
     case "timestamp":
       return `TO_CHAR(${column}, '${TS_FORMAT}')`;
     case "zoned":

@@ -856,10 +856,12 @@ function callFunction(name: string, args: Val[], env: SqlEnv): Val {
     }
     case "TO_CHAR": {
       if (a.t === "num" || a.t === "str") return { t: "str", v: a.v };
-      const kind = formatKind(str(b));
+      // A trailing "quoted" part of the mask is copied as is (Oracle's literal text in a mask).
+      const [, mask = "", literal = ""] = /^(.*?)(?:"([^"]*)")?$/.exec(str(b)) ?? [];
+      const kind = formatKind(mask);
       if (a.t === "date" && kind !== "SS") throw env.error("ORA-01821", "date format not recognized");
       const wall = a.t === "tstz" ? a.us + zoneOffsetUs(a.zone, a.us, env) : (a as { us: bigint }).us;
-      return { t: "str", v: formatWall(wall, kind !== "SS") };
+      return { t: "str", v: formatWall(wall, kind !== "SS") + literal };
     }
   }
   throw new Error(`fake-oracledb: unsupported function ${name}`);

@@ -1,0 +1,39 @@
+/**
+ * Issue 10: what a real Oracle database does that the first version of the source got wrong.
+ * One test (or a few) per defect, each against the node-oracledb fake with the behaviour the
+ * defect depends on (NULL concatenation, plans, LOCAL TIME ZONE, versions, LOB types, round
+ * trips, hung calls).
+ */
+
+import type { Readable } from "node:stream";
+import t from "tap";
+import type { OracleSource } from "../../src/adapters/oracle-source";
+import type { SourceRow } from "../../src/pipeline/types";
+import type { FakeRow } from "../fakes/fake-oracledb";
+import { fakeRow, setupFake } from "../helpers/oracle";
+
+async function rowsOf(stream: Readable): Promise<SourceRow[]> {
+  const rows: SourceRow[] = [];
+  for await (const chunk of stream) rows.push(...(chunk as SourceRow[]));
+  return rows;
+}
+
+const read = (source: OracleSource, o: Partial<Parameters<OracleSource["read"]>[0]> = {}) =>
+  rowsOf(source.read({ after: null, limit: 1000, pageSize: 100, safetyLagSeconds: 0, ...o }));
+
+const nulls: Partial<FakeRow> = { CASE_ID: null, EVENT_TYPE: null, EVENT_DATA: null, CREATED_AT: null };
+
+t.test("defect 2: NULLs stay NULL in every nullable column, for DATE and TIMESTAMP tables", async (t) => {
+  for (const type of ["DATE", "TIMESTAMP"] as const) {
+    const ts = type === "DATE" ? "2026-01-01 00:00:01" : "2026-01-01 00:00:01.250000";
+    const { source } = setupFake([fakeRow(1, { ...nulls, EVENT_TIMESTAMP: ts })], {}, { EVENT_TIMESTAMP: type, CREATED_AT: type });
+    t.teardown(() => source.close());
+    const [r] = await read(source);
+    t.same(
+      { caseId: r?.caseId, eventType: r?.eventType, eventData: r?.eventData, createdAt: r?.createdAt },
+      { caseId: null, eventType: null, eventData: null, createdAt: null },
+      `${type}: a NULL CREATED_AT is null, not ".000000"`,
+    );
+    t.equal(r?.eventTimestamp, type === "DATE" ? "2026-01-01 00:00:01.000000" : ts);
+  }
+});

@@ -126,12 +126,15 @@ const SELECT_LIST = (k: ColumnKinds): string =>
 
 /**
  * One page in keyset order: rows strictly after (t, id), at or below `upper`, at most `n`.
- * Oracle has no row-value comparison, hence the OR form (FIELD-NOTES).
+ * Oracle has no row-value comparison. The seek form `TS >= :t AND (TS > :t OR ID > :id)`
+ * selects the same rows as `TS > :t OR (TS = :t AND ID > :id)` but gives the optimizer a
+ * range start on the leading index column: the index range scan begins at the watermark
+ * instead of at the index's first entry, so a page costs O(page), not O(backlog).
  */
 export function pageStatement(table: string, kinds: ColumnKinds, zone: string, after: { ts: string; id: string } | null, upper: string, n: number): Statement {
   const ts = kinds.eventTimestamp;
   const where = [
-    ...(after ? [`(EVENT_TIMESTAMP > ${asValue("t", ts)} OR (EVENT_TIMESTAMP = ${asValue("t", ts)} AND ID > :id))`] : []),
+    ...(after ? [`EVENT_TIMESTAMP >= ${asValue("t", ts)}`, `(EVENT_TIMESTAMP > ${asValue("t", ts)} OR ID > :id)`] : []),
     `EVENT_TIMESTAMP <= ${asValue("upper", ts)}`,
   ].join(" AND ");
   const binds: Record<string, string | number> = {

@@ -37,3 +37,20 @@ t.test("defect 2: NULLs stay NULL in every nullable column, for DATE and TIMESTA
     t.equal(r?.eventTimestamp, type === "DATE" ? "2026-01-01 00:00:01.000000" : ts);
   }
 });
+
+t.test("defect 1: each page seeks the index at the watermark instead of walking the backlog", async (t) => {
+  const { fake, source } = setupFake(3000);
+  t.teardown(() => source.close());
+  // A watermark deep into the table: the next 400 rows in pages of 100.
+  const after = { ts: fakeRow(2500).EVENT_TIMESTAMP, id: "2500" };
+  const got = await read(source, { after, pageSize: 100, limit: 400 });
+  t.same([got[0]?.id, got.at(-1)?.id, got.length], ["2501", "2900", 400]);
+  const reads = fake.executed(/ORDER BY EVENT_TIMESTAMP, ID/);
+  t.ok(reads.length > 0);
+  for (const r of reads) {
+    t.ok(r.plan.rangeStart, "the index range starts at the watermark (an access predicate on EVENT_TIMESTAMP)");
+    t.notOk(r.plan.sort, "no SORT ORDER BY");
+  }
+  const examined = reads.reduce((n, r) => n + r.plan.rowsExamined, 0);
+  t.ok(examined <= 2 * got.length, `index entries visited (${examined}) are of the order of the rows read (${got.length}), not of the backlog`);
+});

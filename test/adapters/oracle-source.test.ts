@@ -51,7 +51,7 @@ t.test("issues keyset SQL with every value bound and only the validated table in
   t.equal(pages.length, 3, "one query per page of 1 row, the third comes back empty");
   t.equal(
     pages[0]?.sql,
-    `SELECT ID, CASE_ID, EVENT_TYPE, EVENT_DATA, TO_CHAR(EVENT_TIMESTAMP, ${FMT}) AS EVENT_TS, TO_CHAR(CREATED_AT, ${FMT}) AS CREATED_TS FROM spc.TXLOG_EVENTS WHERE (EVENT_TIMESTAMP > TO_TIMESTAMP(:t, ${FMT}) OR (EVENT_TIMESTAMP = TO_TIMESTAMP(:t, ${FMT}) AND ID > :id)) AND EVENT_TIMESTAMP <= TO_TIMESTAMP(:upper, ${FMT}) ORDER BY EVENT_TIMESTAMP, ID FETCH FIRST :n ROWS ONLY`,
+    `SELECT ID, CASE_ID, EVENT_TYPE, EVENT_DATA, TO_CHAR(EVENT_TIMESTAMP, ${FMT}) AS EVENT_TS, TO_CHAR(CREATED_AT, ${FMT}) AS CREATED_TS FROM spc.TXLOG_EVENTS WHERE EVENT_TIMESTAMP >= TO_TIMESTAMP(:t, ${FMT}) AND (EVENT_TIMESTAMP > TO_TIMESTAMP(:t, ${FMT}) OR ID > :id) AND EVENT_TIMESTAMP <= TO_TIMESTAMP(:upper, ${FMT}) ORDER BY EVENT_TIMESTAMP, ID FETCH FIRST :n ROWS ONLY`,
   );
   t.same(pages[0]?.binds, { t: after.ts, id: "1", upper: "2026-03-01 11:59:30.000000", n: 1 }, "database now (12:00:00 UTC) minus 30 s");
   t.same(pages[1]?.binds, { t: "2026-01-01 00:00:01.000000", id: "2", upper: "2026-03-01 11:59:30.000000", n: 1 }, "keyset moves to the last row");

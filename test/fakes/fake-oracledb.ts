@@ -131,6 +131,19 @@ export interface ExecuteRecord {
   binds: Record<string, unknown>;
   options: Record<string, unknown>;
   rowsReturned: number;
+  /** How the (EVENT_TIMESTAMP, ID) index served the query, and how many entries it visited. */
+  plan: Plan;
+}
+/**
+ * The access path Oracle's optimizer would take with an index on (EVENT_TIMESTAMP, ID):
+ * a range start only from a top-level `EVENT_TIMESTAMP >=|>|= <value>` conjunct whose value
+ * has the column's own type (otherwise the column is converted and the index cannot seek);
+ * no sort when ORDER BY follows the index; a COUNT STOPKEY (FETCH FIRST) ends the walk.
+ */
+export interface Plan {
+  rangeStart: boolean;
+  sort: boolean;
+  rowsExamined: number;
 }
 export interface InjectRule {
   on: "getConnection" | "execute" | "createPool";
@@ -174,7 +187,7 @@ export class FakeConnection {
   }
 
   async execute(sql: string, binds: Record<string, unknown> = {}, options: FakeExecuteOptions = {}): Promise<{ rows: unknown[]; metaData: FakeMetaData[] }> {
-    const record: ExecuteRecord = { connectionId: this.id, sql, binds: { ...binds }, options: { ...options }, rowsReturned: 0 };
+    const record: ExecuteRecord = { connectionId: this.id, sql, binds: { ...binds }, options: { ...options }, rowsReturned: 0, plan: NO_PLAN };
     this.db.executes.push(record);
     if (this.state === "released" || this.state === "dropped") throw driverError("NJS-003");
     await this.db.gate;
@@ -189,6 +202,7 @@ export class FakeConnection {
       error: driverError,
     };
     const result = evaluateSelect(sql, env);
+    record.plan = result.plan;
     const meta = result.columns.map((c) => this.fetchMeta(c, options.fetchTypeHandler));
     let rows = result.rows.map((r) => r.map((v, i) => convertOut(v, meta[i] as FakeMetaData)));
     if (options.maxRows !== undefined && options.maxRows > 0) rows = rows.slice(0, options.maxRows);
@@ -497,6 +511,7 @@ type Val =
   | { t: "ts"; us: bigint } // naive wall time
   | { t: "date"; us: bigint } // naive wall time, whole seconds
   | { t: "tstz"; us: bigint; zone: string } // us is the UTC instant
+  | { t: "ltz"; us: bigint } // TIMESTAMP WITH LOCAL TIME ZONE: the UTC instant, shown in the session zone
   | { t: "ival"; us: bigint }
   | { t: "bool"; v: boolean | null };
 type Node =
@@ -692,7 +707,7 @@ function compare(a: Val, b: Val, env: SqlEnv): number | null {
   if (a.t === "str" && b.t === "str") return a.v < b.v ? -1 : a.v > b.v ? 1 : 0;
   const naive = (v: Val) => v.t === "ts" || v.t === "date";
   if (naive(a) && naive(b)) return cmpBig((a as { us: bigint }).us, (b as { us: bigint }).us);
-  if (a.t === "tstz" && b.t === "tstz") return cmpBig(a.us, b.us);
+  if ((a.t === "tstz" || a.t === "ltz") && (b.t === "tstz" || b.t === "ltz")) return cmpBig(a.us, b.us);
   // A naive datetime meets a zoned one: Oracle reads the naive one in the SESSION time zone.
   if (a.t === "tstz" && naive(b)) return cmpBig(a.us, wallToUtc((b as { us: bigint }).us, env.sessionZone, env));
   if (naive(a) && b.t === "tstz") return cmpBig(wallToUtc((a as { us: bigint }).us, env.sessionZone, env), b.us);
@@ -899,7 +914,7 @@ function storedForm(v: Val, env: SqlEnv): unknown {
 }
 
 /** Parses and runs one SELECT; returns column descriptions and rows of stored-form values. */
-function evaluateSelect(sql: string, env: SqlEnv): { columns: { name: string; dbType: FakeDbType; precision?: number }[]; rows: unknown[][] } {
+function evaluateSelect(sql: string, env: SqlEnv): { columns: { name: string; dbType: FakeDbType; precision?: number }[]; rows: unknown[][]; plan: Plan } {
   const toks = tokenize(sql);
   // Bind names must match the placeholders exactly, as the database insists.
   const placeholders = new Set(toks.filter((t) => t.k === "bind").map((t) => t.v));
@@ -976,5 +991,70 @@ function evaluateSelect(sql: string, env: SqlEnv): { columns: { name: string; db
     rows = rows.slice(0, Math.max(0, Number(n.v)));
   }
   const columns = items.map((it, i) => outType(it, table, rows[0]?.vals[i]));
-  return { columns, rows: rows.map((r) => r.vals.map((v) => storedForm(v, env))) };
+  const plan = table ? planOf(table, where, order, rows, fetch !== undefined && rows.length === selected.length ? null : rows.length, env) : NO_PLAN;
+  return { columns, rows: rows.map((r) => r.vals.map((v) => storedForm(v, env))), plan };
+}
+
+const NO_PLAN: Plan = { rangeStart: false, sort: false, rowsExamined: 0 };
+/** The column types whose values an index on them can seek to without converting the column. */
+const SEEKABLE: Partial<Record<string, Val["t"]>> = {
+  DB_TYPE_TIMESTAMP: "ts",
+  DB_TYPE_DATE: "date",
+  DB_TYPE_TIMESTAMP_TZ: "tstz",
+  DB_TYPE_TIMESTAMP_LTZ: "ltz",
+};
+
+function conjuncts(n: Node | undefined): Node[] {
+  if (!n) return [];
+  return n.k === "bin" && n.op === "AND" ? [...conjuncts(n.l), ...conjuncts(n.r)] : [n];
+}
+const hasColumn = (n: Node, table: FakeTable): boolean =>
+  n.k === "id"
+    ? table.columns.some((c) => c.name === n.name)
+    : n.k === "fn"
+      ? n.args.some((a) => hasColumn(a, table))
+      : n.k === "cast" || n.k === "atz"
+        ? hasColumn(n.e, table)
+        : n.k === "bin"
+          ? hasColumn(n.l, table) || hasColumn(n.r, table)
+          : false;
+
+/** `stoppedAfter`: rows a FETCH FIRST let through when it cut the result short, else null. */
+function planOf(
+  table: FakeTable,
+  where: Node | undefined,
+  order: { e: Node; desc: boolean }[],
+  rows: { ctx: RowCtx }[],
+  stoppedAfter: number | null,
+  env: SqlEnv,
+): Plan {
+  const tsCol = table.columns.find((c) => c.name === "EVENT_TIMESTAMP");
+  const want = tsCol && SEEKABLE[tsCol.dbType.name];
+  const index = table.rows
+    .map((row) => ({ row, ts: colValue(table, row, "EVENT_TIMESTAMP", env) as Val, id: colValue(table, row, "ID", env) as Val }))
+    .filter((e) => e.ts.t !== "null")
+    .sort((a, b) => (compare(a.ts, b.ts, env) as number) || (compare(a.id, b.id, env) as number));
+  let start = 0;
+  let end = index.length;
+  let rangeStart = false;
+  for (const c of conjuncts(where)) {
+    if (c.k !== "bin" || c.l.k !== "id" || c.l.name !== "EVENT_TIMESTAMP" || hasColumn(c.r, table)) continue;
+    const v = evaluate(c.r, { table: null, row: {} }, env);
+    if (v.t !== want) continue; // the column would be converted: a filter, not an access predicate
+    const at = (strict: boolean) => index.findIndex((e) => (compare(e.ts, v, env) as number) > (strict ? 0 : -1));
+    const pos = (i: number) => (i < 0 ? index.length : i);
+    if (c.op === ">=" || c.op === ">" || c.op === "=") {
+      start = Math.max(start, pos(at(c.op === ">")));
+      rangeStart = true;
+    }
+    if (c.op === "<=" || c.op === "<" || c.op === "=") end = Math.min(end, pos(at(c.op !== "<")));
+  }
+  const names = order.map((o) => (o.e.k === "id" ? o.e.name : ""));
+  const follows =
+    names[0] === "EVENT_TIMESTAMP" && (names.length === 1 || (names.length === 2 && names[1] === "ID")) && order.every((o) => o.desc === order[0]?.desc);
+  if (!follows || stoppedAfter === null) return { rangeStart, sort: !follows && order.length > 0, rowsExamined: Math.max(0, end - start) };
+  // The walk stops at the last row handed out (from the range's far end when descending).
+  const last = rows[rows.length - 1]?.ctx.row;
+  const at = index.findIndex((e) => e.row === last);
+  return { rangeStart, sort: false, rowsExamined: order[0]?.desc ? end - at : at - start + 1 };
 }

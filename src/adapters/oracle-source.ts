@@ -266,7 +266,8 @@ export class OracleSource implements RowSource {
     }
     if (t === d.DB_TYPE_DATE) return "date";
     if (t === d.DB_TYPE_TIMESTAMP) return "timestamp";
-    if (t === d.DB_TYPE_TIMESTAMP_TZ || t === d.DB_TYPE_TIMESTAMP_LTZ) return "zoned";
+    if (t === d.DB_TYPE_TIMESTAMP_TZ) return "zoned";
+    if (t === d.DB_TYPE_TIMESTAMP_LTZ) return "ltz";
     throw new SourceError(
       `Oracle table ${this.table}: ${column} must be DATE or TIMESTAMP [WITH [LOCAL] TIME ZONE], found ${meta?.dbTypeName ?? "no such column"}`,
       false,

@@ -10,12 +10,15 @@
  *   kind       column type                         selected as                              bound value
  *   date       DATE                                TO_CHAR(c,'...SS".000000"')              TO_DATE(SUBSTR(:x,1,19),'...SS')
  *   timestamp  TIMESTAMP(0..6)                     TO_CHAR(c, FMT)                          TO_TIMESTAMP(:x, FMT)
- *   zoned      TIMESTAMP WITH [LOCAL] TIME ZONE    TO_CHAR((c AT TIME ZONE :zone), FMT)     FROM_TZ(TO_TIMESTAMP(:x, FMT), :zone)
+ *   zoned      TIMESTAMP WITH TIME ZONE            TO_CHAR((c AT TIME ZONE :zone), FMT)     FROM_TZ(TO_TIMESTAMP(:x, FMT), :zone)
+ *   ltz        TIMESTAMP WITH LOCAL TIME ZONE      TO_CHAR((c AT TIME ZONE :zone), FMT)     CAST(FROM_TZ(...) AS TIMESTAMP WITH LOCAL TIME ZONE)
  *
  * Comparisons keep the bare column on the left, so the (EVENT_TIMESTAMP, ID) index serves
- * the predicate and the ORDER BY: for `date` the bound side is made a DATE (comparing a DATE
- * column with a TIMESTAMP would convert the column and lose the index); for `zoned` the bound
- * side is an instant in `:zone`, compared by instant.
+ * the predicate and the ORDER BY: the bound side always has the column's own type, since
+ * Oracle converts the other side of a mixed comparison and a converted column cannot seek the
+ * index. So for `date` the bound is a DATE (not a TIMESTAMP), for `zoned` an instant in
+ * `:zone`, and for `ltz` that instant cast to TIMESTAMP WITH LOCAL TIME ZONE (compared with
+ * a WITH TIME ZONE value, the LTZ column itself would be converted).
  */
 import { SourceError } from "../errors";
 
@@ -26,7 +29,7 @@ const DATE_FORMAT = "YYYY-MM-DD HH24:MI:SS";
 /** The `Watermark.ts` shape: exactly what TO_CHAR(..., TS_FORMAT) produces. */
 export const TS_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
 
-export type TimestampKind = "date" | "timestamp" | "zoned";
+export type TimestampKind = "date" | "timestamp" | "zoned" | "ltz";
 
 /** How the two timestamp columns of the configured table are typed. */
 export interface ColumnKinds {
@@ -75,6 +78,7 @@ function asText(column: string, kind: TimestampKind): string {
     case "timestamp":
       return `TO_CHAR(${column}, '${TS_FORMAT}')`;
     case "zoned":
+    case "ltz":
       return `TO_CHAR((${column} AT TIME ZONE :zone), '${TS_FORMAT}')`;
   }
 }
@@ -90,10 +94,12 @@ function asValue(bind: string, kind: TimestampKind): string {
       return `TO_TIMESTAMP(:${bind}, '${TS_FORMAT}')`;
     case "zoned":
       return `FROM_TZ(TO_TIMESTAMP(:${bind}, '${TS_FORMAT}'), :zone)`;
+    case "ltz":
+      return `CAST(FROM_TZ(TO_TIMESTAMP(:${bind}, '${TS_FORMAT}'), :zone) AS TIMESTAMP WITH LOCAL TIME ZONE)`;
   }
 }
 
-const usesZone = (kinds: ColumnKinds, ...which: (keyof ColumnKinds)[]): boolean => which.some((k) => kinds[k] === "zoned");
+const usesZone = (kinds: ColumnKinds, ...which: (keyof ColumnKinds)[]): boolean => which.some((k) => kinds[k] === "zoned" || kinds[k] === "ltz");
 
 export interface Statement {
   sql: string;

@@ -54,3 +54,21 @@ t.test("defect 1: each page seeks the index at the watermark instead of walking 
   const examined = reads.reduce((n, r) => n + r.plan.rowsExamined, 0);
   t.ok(examined <= 2 * got.length, `index entries visited (${examined}) are of the order of the rows read (${got.length}), not of the backlog`);
 });
+
+t.test("defect 7: a TIMESTAMP WITH LOCAL TIME ZONE column is bound as its own type, so the index still seeks", async (t) => {
+  // Stored instants (shown here in UTC); the source's zone is Asia/Tokyo (+09:00, no DST).
+  const rows = Array.from({ length: 300 }, (_, i) => fakeRow(i + 1, { EVENT_TIMESTAMP: `${fakeRow(i + 1).EVENT_TIMESTAMP} +00:00`, CREATED_AT: null }));
+  const { fake, source } = setupFake(
+    rows,
+    { timeZone: "Asia/Tokyo" },
+    { EVENT_TIMESTAMP: "TIMESTAMP WITH LOCAL TIME ZONE", CREATED_AT: "TIMESTAMP WITH LOCAL TIME ZONE" },
+  );
+  t.teardown(() => source.close());
+  const after = { ts: "2026-01-01 09:03:20.000000", id: "200" }; // row 200 (00:03:20 UTC) in Tokyo wall time
+  const got = await read(source, { after, pageSize: 50 });
+  t.same([got[0]?.id, got[0]?.eventTimestamp, got.length], ["201", "2026-01-01 09:03:21.000000", 100]);
+  const reads = fake.executed(/ORDER BY EVENT_TIMESTAMP, ID/);
+  for (const r of reads) t.ok(r.plan.rangeStart, "the bound converts, not the column: the range starts at the watermark");
+  const examined = reads.reduce((n, r) => n + r.plan.rowsExamined, 0);
+  t.ok(examined <= 2 * got.length, `index entries visited (${examined}) stay of the order of the rows read`);
+});

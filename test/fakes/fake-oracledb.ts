@@ -332,15 +332,16 @@ export class FakePool {
 
 // ---- The database and the module object ----
 
+type Datetime = "TIMESTAMP" | "DATE" | "TIMESTAMP WITH TIME ZONE" | "TIMESTAMP WITH LOCAL TIME ZONE";
 export interface FakeColumnTypes {
   ID: "NUMBER" | "VARCHAR2";
   CASE_ID: "VARCHAR2" | "NUMBER";
   EVENT_TYPE: "VARCHAR2";
   EVENT_DATA: "CLOB" | "NCLOB" | "VARCHAR2";
-  EVENT_TIMESTAMP: "TIMESTAMP" | "DATE" | "TIMESTAMP WITH TIME ZONE";
-  CREATED_AT: "TIMESTAMP" | "DATE" | "TIMESTAMP WITH TIME ZONE";
+  EVENT_TIMESTAMP: Datetime;
+  CREATED_AT: Datetime;
 }
-/** A row as stored: NUMBER as decimal text, TIMESTAMP/DATE as wall text, TIMESTAMP WITH TIME ZONE as `wall +HH:MM`. */
+/** A row as stored: NUMBER as decimal text, TIMESTAMP/DATE as wall text, TIMESTAMP WITH [LOCAL] TIME ZONE as `wall +HH:MM`. */
 export interface FakeRow {
   ID: string;
   CASE_ID: string | null;
@@ -358,6 +359,7 @@ const TYPE_BY_NAME: Record<string, FakeDbType> = {
   DATE: DB_TYPE_DATE,
   TIMESTAMP: DB_TYPE_TIMESTAMP,
   "TIMESTAMP WITH TIME ZONE": DB_TYPE_TIMESTAMP_TZ,
+  "TIMESTAMP WITH LOCAL TIME ZONE": DB_TYPE_TIMESTAMP_LTZ,
 };
 
 export class FakeOracle {
@@ -709,8 +711,8 @@ function compare(a: Val, b: Val, env: SqlEnv): number | null {
   if (naive(a) && naive(b)) return cmpBig((a as { us: bigint }).us, (b as { us: bigint }).us);
   if ((a.t === "tstz" || a.t === "ltz") && (b.t === "tstz" || b.t === "ltz")) return cmpBig(a.us, b.us);
   // A naive datetime meets a zoned one: Oracle reads the naive one in the SESSION time zone.
-  if (a.t === "tstz" && naive(b)) return cmpBig(a.us, wallToUtc((b as { us: bigint }).us, env.sessionZone, env));
-  if (naive(a) && b.t === "tstz") return cmpBig(wallToUtc((a as { us: bigint }).us, env.sessionZone, env), b.us);
+  if ((a.t === "tstz" || a.t === "ltz") && naive(b)) return cmpBig(a.us, wallToUtc((b as { us: bigint }).us, env.sessionZone, env));
+  if (naive(a) && (b.t === "tstz" || b.t === "ltz")) return cmpBig(wallToUtc((a as { us: bigint }).us, env.sessionZone, env), b.us);
   if ((naive(a) || a.t === "tstz") && b.t === "str") throw env.error("ORA-01843", "not a valid month"); // NLS format mismatch
   if (a.t === "str" && (naive(b) || b.t === "tstz")) throw env.error("ORA-01843", "not a valid month");
   throw env.error("ORA-00932", `inconsistent datatypes: expected ${a.t} got ${b.t}`);
@@ -741,9 +743,11 @@ function colValue(table: FakeTable | null, row: Record<string, string | null>, n
       return { t: "ts", us: parseWall(raw) as bigint };
     case DB_TYPE_DATE:
       return { t: "date", us: parseWall(raw) as bigint };
-    case DB_TYPE_TIMESTAMP_TZ: {
+    case DB_TYPE_TIMESTAMP_TZ:
+    case DB_TYPE_TIMESTAMP_LTZ: {
       const [d, t, zone] = raw.split(" ") as [string, string, string];
-      return { t: "tstz", us: wallToUtc(parseWall(`${d} ${t}`) as bigint, zone, env), zone };
+      const us = wallToUtc(parseWall(`${d} ${t}`) as bigint, zone, env);
+      return col.dbType === DB_TYPE_TIMESTAMP_LTZ ? { t: "ltz", us } : { t: "tstz", us, zone };
     }
     default:
       return { t: "str", v: raw };
@@ -786,14 +790,25 @@ function evaluate(n: Node, ctx: RowCtx, env: SqlEnv): Val {
       if (v.t === "null") return NULL;
       if (z.t !== "str") throw env.error("ORA-01882", "timezone region not found");
       zoneOffsetUs(z.v, 0n, env); // validates the zone
-      if (v.t === "tstz") return { t: "tstz", us: v.us, zone: z.v };
+      if (v.t === "tstz" || v.t === "ltz") return { t: "tstz", us: v.us, zone: z.v };
       if (v.t === "ts") return { t: "tstz", us: wallToUtc(v.us, env.sessionZone, env), zone: z.v };
       throw env.error("ORA-00932", "inconsistent datatypes: expected TIMESTAMP got DATE");
     }
     case "cast": {
       const v = evaluate(n.e, ctx, env);
       if (v.t === "null") return NULL;
-      const wall = v.t === "tstz" ? v.us + zoneOffsetUs(v.zone, v.us, env) : v.t === "ts" || v.t === "date" ? v.us : null;
+      if (n.type === "TIMESTAMP WITH LOCAL TIME ZONE") {
+        if (v.t === "tstz" || v.t === "ltz") return { t: "ltz", us: v.us };
+        if (v.t === "ts" || v.t === "date") return { t: "ltz", us: wallToUtc(v.us, env.sessionZone, env) };
+      }
+      const wall =
+        v.t === "tstz"
+          ? v.us + zoneOffsetUs(v.zone, v.us, env)
+          : v.t === "ltz"
+            ? v.us + zoneOffsetUs(env.sessionZone, v.us, env)
+            : v.t === "ts" || v.t === "date"
+              ? v.us
+              : null;
       if (wall === null) throw env.error("ORA-00932", "inconsistent datatypes");
       if (/^TIMESTAMP(\s*\(\s*\d\s*\))?$/.test(n.type)) return { t: "ts", us: wall };
       if (n.type === "DATE") return { t: "date", us: wall - (((wall % 1000000n) + 1000000n) % 1000000n) };
@@ -875,7 +890,8 @@ function callFunction(name: string, args: Val[], env: SqlEnv): Val {
       const [, mask = "", literal = ""] = /^(.*?)(?:"([^"]*)")?$/.exec(str(b)) ?? [];
       const kind = formatKind(mask);
       if (a.t === "date" && kind !== "SS") throw env.error("ORA-01821", "date format not recognized");
-      const wall = a.t === "tstz" ? a.us + zoneOffsetUs(a.zone, a.us, env) : (a as { us: bigint }).us;
+      const wall =
+        a.t === "tstz" ? a.us + zoneOffsetUs(a.zone, a.us, env) : a.t === "ltz" ? a.us + zoneOffsetUs(env.sessionZone, a.us, env) : (a as { us: bigint }).us;
       return { t: "str", v: formatWall(wall, kind !== "SS") + literal };
     }
   }

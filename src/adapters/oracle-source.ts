@@ -84,6 +84,8 @@ export class OracleSource implements RowSource {
   private kinds: ColumnKinds | null = null;
   private readonly readers = new Set<OracleReader>();
   private closed = false;
+  /** A connection has succeeded once: from then on an unknown service means a restart, not a typo. */
+  private connectedBefore = false;
 
   constructor(options: OracleSourceOptions) {
     this.table = validateTable(options.table ?? "spc.TXLOG_EVENTS");
@@ -137,6 +139,7 @@ export class OracleSource implements RowSource {
     if (this.closed) throw new SourceError(`Oracle source ${this.table} is closed`, false);
     const pool = await this.getPool();
     const conn = await pool.getConnection();
+    this.connectedBefore = true;
     if (this.opts.callTimeoutMs > 0) conn.callTimeout = this.opts.callTimeoutMs;
     return conn;
   }
@@ -156,11 +159,11 @@ export class OracleSource implements RowSource {
         try {
           return await fn();
         } catch (err) {
-          throw toSourceError(err, this.table, action, [this.opts.password]);
+          throw toSourceError(err, this.table, action, [this.opts.password], { connectedBefore: this.connectedBefore });
         }
       },
       this.opts.retry,
-      isTransientOracleError,
+      (err) => isTransientOracleError(err, { connectedBefore: this.connectedBefore }),
       (err, attempt, waitMs) => this.log.warn({ table: this.table, attempt, waitMs, err: (err as Error).message }, `Oracle ${action} failed; retrying`),
       signal,
     );

@@ -78,11 +78,9 @@ const TEXT: Record<string, string> = {
   "ORA-00060": "deadlock detected while waiting for resource",
   "ORA-00904": "invalid identifier",
   "ORA-00942": "table or view does not exist",
-  "ORA-01008": "not all variables bound",
   "ORA-01017": "invalid credential or not authorized; logon denied",
   "ORA-01031": "insufficient privileges",
   "ORA-01033": "ORACLE initialization or shutdown in progress",
-  "ORA-01036": "illegal variable name/number",
   "ORA-01089": "immediate shutdown or close in progress - no operations are permitted",
   "ORA-03113": "end-of-file on communication channel",
   "NJS-003": "invalid or closed connection",
@@ -932,11 +930,14 @@ function storedForm(v: Val, env: SqlEnv): unknown {
 /** Parses and runs one SELECT; returns column descriptions and rows of stored-form values. */
 function evaluateSelect(sql: string, env: SqlEnv): { columns: { name: string; dbType: FakeDbType; precision?: number }[]; rows: unknown[][]; plan: Plan } {
   const toks = tokenize(sql);
-  // Bind names must match the placeholders exactly, as the database insists.
-  const placeholders = new Set(toks.filter((t) => t.k === "bind").map((t) => t.v));
+  // Bind names must match the placeholders exactly; Thin checks before sending anything
+  // (lib/thin/connection.js: NJS-098 for a count mismatch, NJS-097 for an unknown name).
+  const all = toks.filter((t) => t.k === "bind").map((t) => t.v);
+  const placeholders = new Set(all);
   const given = new Set(Object.keys(env.binds).map((k) => k.toUpperCase()));
-  for (const g of given) if (!placeholders.has(g)) throw env.error("ORA-01036", "illegal variable name/number");
-  for (const p of placeholders) if (!given.has(p)) throw env.error("ORA-01008", "not all variables bound");
+  if (given.size !== placeholders.size)
+    throw env.error("NJS-098", `${all.length} bind placeholders were used in the SQL statement but ${given.size} bind values were provided`);
+  for (const g of given) if (!placeholders.has(g)) throw env.error("NJS-097", `no bind placeholder named ":${g}" was found in the statement text`);
 
   const p = new Parser(toks);
   p.take("SELECT");

@@ -29,6 +29,9 @@ export interface OracleResult {
 }
 export interface OracleConnection {
   callTimeout: number;
+  /** e.g. 1903000000 for 19.3 (major * 1e8 + minor * 1e6 + ...); set once connected. */
+  readonly oracleServerVersion?: number;
+  readonly oracleServerVersionString?: string;
   execute(sql: string, binds: Record<string, unknown>, options: OracleExecuteOptions): Promise<OracleResult>;
   close(options?: { drop?: boolean }): Promise<void>;
 }

@@ -86,6 +86,7 @@ export class OracleSource implements RowSource {
   private closed = false;
   /** A connection has succeeded once: from then on an unknown service means a restart, not a typo. */
   private connectedBefore = false;
+  private versionChecked = false;
 
   constructor(options: OracleSourceOptions) {
     this.table = validateTable(options.table ?? "spc.TXLOG_EVENTS");
@@ -141,6 +142,15 @@ export class OracleSource implements RowSource {
     const conn = await pool.getConnection();
     this.connectedBefore = true;
     if (this.opts.callTimeoutMs > 0) conn.callTimeout = this.opts.callTimeoutMs;
+    if (!this.versionChecked) {
+      try {
+        this.checkServerVersion(conn);
+      } catch (err) {
+        await this.release(conn, false);
+        throw err;
+      }
+      this.versionChecked = true;
+    }
     return conn;
   }
 
@@ -180,6 +190,32 @@ export class OracleSource implements RowSource {
     this.kinds = { eventTimestamp: this.kindOf(meta.get("EVENT_TIMESTAMP"), "EVENT_TIMESTAMP"), createdAt: this.kindOf(meta.get("CREATED_AT"), "CREATED_AT") };
     this.log.debug({ table: this.table, kinds: this.kinds }, "Oracle column types read");
     return this.kinds;
+  }
+
+  /**
+   * Thin mode needs Oracle Database 12.1+ (it refuses older servers itself with NJS-138; this
+   * catches them under any driver mode), and before 12.2 an identifier is at most 30 bytes,
+   * which `validateTable` (128) cannot know without the version.
+   */
+  private checkServerVersion(conn: OracleConnection): void {
+    const version = conn.oracleServerVersion;
+    if (typeof version !== "number" || version <= 0) return;
+    const shown = conn.oracleServerVersionString ?? String(version);
+    this.log.info({ table: this.table, server_version: shown }, "Oracle server version");
+    if (version < 1201000000) {
+      throw new SourceError(`Oracle source ${this.table}: Oracle Database ${shown} is not supported; Thin mode needs Oracle Database 12.1 or later`, false);
+    }
+    if (version < 1202000000) {
+      for (const part of this.table.split(".")) {
+        const bytes = Buffer.byteLength(part);
+        if (bytes > 30) {
+          throw new SourceError(
+            `Oracle source table ${this.table}: ${part} is ${bytes} bytes, but Oracle Database ${shown} (before 12.2) allows identifiers of at most 30 bytes; 12.1 is the oldest supported version`,
+            false,
+          );
+        }
+      }
+    }
   }
 
   async upperBound(conn: OracleConnection, lagSeconds: number): Promise<string> {

@@ -72,3 +72,25 @@ t.test("defect 7: a TIMESTAMP WITH LOCAL TIME ZONE column is bound as its own ty
   const examined = reads.reduce((n, r) => n + r.plan.rowsExamined, 0);
   t.ok(examined <= 2 * got.length, `index entries visited (${examined}) stay of the order of the rows read`);
 });
+
+t.test("defect 3: Oracle before 12.1 is refused in one line; below 12.2 identifiers are limited to 30 bytes", async (t) => {
+  const old = setupFake(3);
+  t.teardown(() => old.source.close());
+  old.fake.serverVersion = 1102000400; // 11.2.0.4
+  const e11 = await read(old.source).catch((e: unknown) => e as Error & { transient: boolean });
+  t.match(e11, { name: "SourceError", transient: false, message: /12\.1 or later/ }, "11g: refused, not retried");
+  t.notMatch((e11 as Error).message, /\n/, "in one line");
+
+  const long = `spc.${"T".repeat(31)}`; // a 31-byte table name: valid from 12.2 on
+  const v121 = setupFake(3, { table: long });
+  t.teardown(() => v121.source.close());
+  v121.fake.createTable(long, [fakeRow(1)]);
+  v121.fake.serverVersion = 1201000200;
+  await t.rejects(read(v121.source), { name: "SourceError", transient: false, message: /31 bytes.*30 bytes.*12\.1/ }, "12.1: the 30-byte limit, named");
+
+  const v122 = setupFake(3, { table: long });
+  t.teardown(() => v122.source.close());
+  v122.fake.createTable(long, [fakeRow(1)]);
+  v122.fake.serverVersion = 1202000100;
+  t.equal((await read(v122.source)).length, 1, "12.2: the same name reads");
+});

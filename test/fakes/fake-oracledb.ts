@@ -174,6 +174,8 @@ export interface FakeExecuteOptions {
 
 export class FakeConnection {
   callTimeout = 0;
+  readonly oracleServerVersion: number;
+  readonly oracleServerVersionString: string;
   state: "open" | "released" | "dropped" | "killed" | "forceClosed" = "open";
   readonly sessionTimeZone: string;
   constructor(
@@ -182,6 +184,9 @@ export class FakeConnection {
     private readonly pool: FakePool,
   ) {
     this.sessionTimeZone = processSessionZone();
+    this.oracleServerVersion = db.serverVersion;
+    const v = String(db.serverVersion).padStart(10, "0");
+    this.oracleServerVersionString = [v.slice(0, 2), v.slice(2, 4), v.slice(4, 6), v.slice(6, 8), v.slice(8)].map(Number).join(".");
   }
 
   async execute(sql: string, binds: Record<string, unknown> = {}, options: FakeExecuteOptions = {}): Promise<{ rows: unknown[]; metaData: FakeMetaData[] }> {
@@ -197,6 +202,7 @@ export class FakeConnection {
       nowUtc: this.db.nowUtc,
       dbOsZone: this.db.dbOsZone,
       sessionZone: this.sessionTimeZone,
+      serverVersion: this.oracleServerVersion,
       error: driverError,
     };
     const result = evaluateSelect(sql, env);
@@ -285,6 +291,9 @@ export class FakePool {
     this.db.getConnectionCalls++;
     if (this.status === "closed") throw driverError("NJS-065");
     this.db.takeInjected("getConnection");
+    // Thin refuses servers older than 12.1 during the connect handshake.
+    if (this.db.serverVersion < 1201000000)
+      throw driverError("NJS-138", "connections to this database server version are not supported by node-oracledb in Thin mode");
     const max = Number(this.attributes.poolMax ?? 4);
     while (this.out.size >= max) {
       // The real pool queues for queueTimeout (60 s); tests use a short wait.
@@ -385,6 +394,8 @@ export class FakeOracle {
     this.fixedNow = null;
   }
   dbOsZone = "+00:00";
+  /** connection.oracleServerVersion: major*1e8 + minor*1e6 + update*1e4 + ... (lib/thin/connection.js). */
+  serverVersion = 2307000000;
   /** Resolved immediately unless a test holds executes with `holdExecutes()`. */
   gate: Promise<void> = Promise.resolve();
   private rules: (InjectRule & { seen: number; failed: number })[] = [];
@@ -502,6 +513,7 @@ interface SqlEnv {
   nowUtc: string;
   dbOsZone: string;
   sessionZone: string;
+  serverVersion: number;
   error: (code: string, text?: string) => Error;
 }
 type Val =
@@ -950,6 +962,8 @@ function evaluateSelect(sql: string, env: SqlEnv): { columns: { name: string; db
   } while (p.accept(","));
   p.take("FROM");
   const from = p.take().v;
+  // Before 12.2 an identifier is at most 30 bytes.
+  if (env.serverVersion < 1202000000 && from.split(".").some((part) => Buffer.byteLength(part) > 30)) throw env.error("ORA-00972", "identifier is too long");
   let where: Node | undefined;
   const order: { e: Node; desc: boolean }[] = [];
   let fetch: Node | undefined;

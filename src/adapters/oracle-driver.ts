@@ -53,6 +53,13 @@ export interface OracleDriver {
   readonly OUT_FORMAT_OBJECT: number;
   readonly STRING: OracleDbType;
   readonly DB_TYPE_NUMBER: OracleDbType;
+  readonly DB_TYPE_VARCHAR: OracleDbType;
+  readonly DB_TYPE_NVARCHAR: OracleDbType;
+  readonly DB_TYPE_CHAR: OracleDbType;
+  readonly DB_TYPE_NCHAR: OracleDbType;
+  readonly DB_TYPE_RAW: OracleDbType;
+  readonly DB_TYPE_BLOB: OracleDbType;
+  readonly DB_TYPE_JSON: OracleDbType;
   readonly DB_TYPE_CLOB: OracleDbType;
   readonly DB_TYPE_NCLOB: OracleDbType;
   readonly DB_TYPE_DATE: OracleDbType;

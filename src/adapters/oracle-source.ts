@@ -18,7 +18,7 @@ import { withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
 import type { OracleConnection, OracleDbType, OracleDriver, OracleMetaData, OraclePool } from "./oracle-driver";
 import { isTransientOracleError, toSourceError } from "./oracle-errors";
-import type { ColumnKinds, Statement, TimestampKind } from "./oracle-sql";
+import type { ColumnKinds, Statement, TextKind, TimestampKind } from "./oracle-sql";
 import { describeSql, latestStatement, normalizeZone, pageStatement, TS_TEXT, upperBoundStatement, validateTable } from "./oracle-sql";
 
 export interface OracleSourceLogger {
@@ -71,6 +71,8 @@ export type {
   OraclePoolAttributes,
   OracleResult,
 } from "./oracle-driver";
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 const SILENT: OracleSourceLogger = { warn() {}, info() {}, debug() {} };
 
@@ -187,7 +189,13 @@ export class OracleSource implements RowSource {
     if (id?.dbType !== this.driver.DB_TYPE_NUMBER) {
       throw new SourceError(`Oracle table ${this.table}: ID must be a NUMBER column for numeric keyset order, found ${id?.dbTypeName ?? "none"}`, false);
     }
-    this.kinds = { eventTimestamp: this.kindOf(meta.get("EVENT_TIMESTAMP"), "EVENT_TIMESTAMP"), createdAt: this.kindOf(meta.get("CREATED_AT"), "CREATED_AT") };
+    this.kinds = {
+      eventTimestamp: this.kindOf(meta.get("EVENT_TIMESTAMP"), "EVENT_TIMESTAMP"),
+      createdAt: this.kindOf(meta.get("CREATED_AT"), "CREATED_AT"),
+      caseId: this.textKindOf(meta.get("CASE_ID"), "CASE_ID", false),
+      eventType: this.textKindOf(meta.get("EVENT_TYPE"), "EVENT_TYPE", false),
+      eventData: this.textKindOf(meta.get("EVENT_DATA"), "EVENT_DATA", true),
+    };
     this.log.debug({ table: this.table, kinds: this.kinds }, "Oracle column types read");
     return this.kinds;
   }
@@ -230,7 +238,7 @@ export class OracleSource implements RowSource {
       id: this.text(r.ID, "ID"),
       caseId: this.textOrNull(r.CASE_ID, "CASE_ID"),
       eventType: this.textOrNull(r.EVENT_TYPE, "EVENT_TYPE"),
-      eventData: this.textOrNull(r.EVENT_DATA, "EVENT_DATA"),
+      eventData: Buffer.isBuffer(r.EVENT_DATA) ? this.utf8(r.EVENT_DATA, r.ID) : this.textOrNull(r.EVENT_DATA, "EVENT_DATA"),
       eventTimestamp: this.text(r.EVENT_TS, "EVENT_TIMESTAMP"),
       createdAt: this.textOrNull(r.CREATED_TS, "CREATED_AT"),
     }));
@@ -275,12 +283,13 @@ export class OracleSource implements RowSource {
   }
 
   /**
-   * Every NUMBER as a string (exact past 2^53) and every CLOB/NCLOB as a string (no Lob
-   * objects); the timestamps are already TO_CHAR text.
+   * Every NUMBER as a string (exact past 2^53), every CLOB/NCLOB as a string and every BLOB
+   * as a Buffer (no Lob objects); the timestamps are already TO_CHAR text.
    */
   private readonly fetchTypeHandler = (meta: OracleMetaData): { type: OracleDbType } | undefined => {
     const d = this.driver;
     if (meta.dbType === d.DB_TYPE_NUMBER || meta.dbType === d.DB_TYPE_CLOB || meta.dbType === d.DB_TYPE_NCLOB) return { type: d.STRING };
+    if (meta.dbType === d.DB_TYPE_BLOB) return { type: d.DB_TYPE_RAW }; // a Buffer, not a Lob
     return undefined;
   };
 
@@ -294,6 +303,23 @@ export class OracleSource implements RowSource {
       prefetchRows: Math.min(this.opts.prefetchRows, n + 1),
     });
     return (result.rows ?? []) as T[];
+  }
+
+  /** Every text column's type is checked here, at start, rather than by the first non-NULL row. */
+  private textKindOf(meta: OracleMetaData | undefined, column: string, lob: boolean): TextKind {
+    const d = this.driver;
+    const t = meta?.dbType;
+    if (t === d.DB_TYPE_VARCHAR || t === d.DB_TYPE_CHAR || t === d.DB_TYPE_NUMBER) return "text";
+    if (t === d.DB_TYPE_NVARCHAR || t === d.DB_TYPE_NCHAR) return "ntext";
+    if (lob && t === d.DB_TYPE_CLOB) return "text";
+    if (lob && t === d.DB_TYPE_NCLOB) return "nclob";
+    if (lob && t === d.DB_TYPE_JSON) return "json";
+    if (lob && t === d.DB_TYPE_BLOB) return "blob";
+    const allowed = lob ? "VARCHAR2, NVARCHAR2, CHAR, NCHAR, NUMBER, CLOB, NCLOB, JSON or BLOB (UTF-8 text)" : "VARCHAR2, NVARCHAR2, CHAR, NCHAR or NUMBER";
+    throw new SourceError(
+      `Oracle table ${this.table}: ${column} is ${meta?.dbTypeName ?? "missing"}; it must be ${allowed} (select it through a view that converts it, e.g. TO_CLOB or TO_CHAR)`,
+      false,
+    );
   }
 
   private kindOf(meta: OracleMetaData | undefined, column: string): TimestampKind {
@@ -316,6 +342,15 @@ export class OracleSource implements RowSource {
   private text(v: unknown, column: string): string {
     if (typeof v === "string") return v;
     throw new SourceError(`Oracle table ${this.table}: ${column} arrived as ${v === null ? "NULL" : typeof v}, expected text`, false);
+  }
+
+  /** A BLOB's bytes as text; bytes that are not UTF-8 are refused rather than replaced. */
+  private utf8(bytes: Buffer, id: unknown): string {
+    try {
+      return UTF8.decode(bytes);
+    } catch {
+      throw new SourceError(`Oracle table ${this.table}: EVENT_DATA of ID ${String(id)} is a BLOB that is not valid UTF-8 text`, false);
+    }
   }
 
   private textOrNull(v: unknown, column: string): string | null {

@@ -31,10 +31,40 @@ export const TS_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
 
 export type TimestampKind = "date" | "timestamp" | "zoned" | "ltz";
 
-/** How the two timestamp columns of the configured table are typed. */
+/**
+ * How a text column is selected so that it arrives as a JS string (or, for `blob`, a Buffer
+ * of UTF-8) whatever its Oracle type:
+ *   text   VARCHAR2, CHAR, CLOB (CLOB via the fetch type handler), NUMBER (as STRING)
+ *   ntext  NVARCHAR2, NCHAR   TO_CHAR(c): converted to the database character set by the
+ *                             server; Thin decodes NCHAR data itself only in AL16UTF16 (NJS-100)
+ *   nclob  NCLOB              TO_CLOB(c), for the same reason
+ *   json   JSON (21c+)        JSON_SERIALIZE(c RETURNING CLOB): text made by the server, exact
+ *                             (decoding OSON in the driver would turn big numbers into doubles)
+ *   blob   BLOB               fetched as a Buffer and decoded as UTF-8 (Oracle's advice for
+ *                             JSON before 21c is a BLOB with an IS JSON check)
+ */
+export type TextKind = "text" | "ntext" | "nclob" | "json" | "blob";
+
+/** How the columns of the configured table are typed (read once from the query metadata). */
 export interface ColumnKinds {
   eventTimestamp: TimestampKind;
   createdAt: TimestampKind;
+  caseId?: TextKind;
+  eventType?: TextKind;
+  eventData?: TextKind;
+}
+
+function textColumn(column: string, kind: TextKind | undefined): string {
+  switch (kind) {
+    case "ntext":
+      return `TO_CHAR(${column}) AS ${column}`;
+    case "nclob":
+      return `TO_CLOB(${column}) AS ${column}`;
+    case "json":
+      return `JSON_SERIALIZE(${column} RETURNING CLOB) AS ${column}`;
+    default:
+      return column;
+  }
 }
 
 const IDENT = /^[A-Za-z][A-Za-z0-9_$#]{0,127}$/;
@@ -128,7 +158,7 @@ export function upperBoundStatement(zone: string, lagSeconds: number): Statement
 // Aliases differ from the column names: Oracle resolves ORDER BY names against select-list
 // aliases first, and ordering by the TO_CHAR text would defeat the index.
 const SELECT_LIST = (k: ColumnKinds): string =>
-  `SELECT ID, CASE_ID, EVENT_TYPE, EVENT_DATA, ${asText("EVENT_TIMESTAMP", k.eventTimestamp)} AS EVENT_TS, ${asText("CREATED_AT", k.createdAt)} AS CREATED_TS`;
+  `SELECT ID, ${textColumn("CASE_ID", k.caseId)}, ${textColumn("EVENT_TYPE", k.eventType)}, ${textColumn("EVENT_DATA", k.eventData)}, ${asText("EVENT_TIMESTAMP", k.eventTimestamp)} AS EVENT_TS, ${asText("CREATED_AT", k.createdAt)} AS CREATED_TS`;
 
 /**
  * One page in keyset order: rows strictly after (t, id), at or below `upper`, at most `n`.

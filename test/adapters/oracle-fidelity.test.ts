@@ -94,3 +94,19 @@ t.test("defect 3: Oracle before 12.1 is refused in one line; below 12.2 identifi
   v122.fake.serverVersion = 1202000100;
   t.equal((await read(v122.source)).length, 1, "12.2: the same name reads");
 });
+
+t.test("defect 4: JSON, BLOB, NCLOB and NVARCHAR2 EVENT_DATA arrive as text; other types are refused at start", async (t) => {
+  const text = '{"amount":12.5,"note":"ünï ✓","big":9007199254740993}';
+  for (const type of ["JSON", "BLOB", "NCLOB", "NVARCHAR2"] as const) {
+    const { fake, source } = setupFake([fakeRow(1, { EVENT_DATA: text }), fakeRow(2, { EVENT_DATA: null })], {}, { EVENT_DATA: type });
+    t.teardown(() => source.close());
+    // A database whose national character set is UTF8 (not AL16UTF16): Thin raises NJS-100
+    // when it has to decode an NCHAR value itself.
+    fake.nationalCharset = "UTF8";
+    const got = await read(source).catch((e: unknown) => e as Error);
+    t.same(Array.isArray(got) ? got.map((r) => r.eventData) : (got as Error).message, [text, null], `${type}: the stored text, and NULL as null`);
+  }
+  const { source } = setupFake([fakeRow(1)], {}, { EVENT_DATA: "DATE" as never });
+  t.teardown(() => source.close());
+  await t.rejects(read(source), { name: "SourceError", transient: false, message: /EVENT_DATA.*DATE.*CLOB/ }, "an unsupported type is named, with what to use");
+});

@@ -37,6 +37,7 @@ const T = (num: number, name: string, col: string) => new FakeDbType(num, name, 
 export const DB_TYPE_VARCHAR = T(2001, "DB_TYPE_VARCHAR", "VARCHAR2");
 export const DB_TYPE_NVARCHAR = T(2002, "DB_TYPE_NVARCHAR", "NVARCHAR2");
 export const DB_TYPE_CHAR = T(2003, "DB_TYPE_CHAR", "CHAR");
+export const DB_TYPE_NCHAR = T(2004, "DB_TYPE_NCHAR", "NCHAR");
 export const DB_TYPE_NUMBER = T(2010, "DB_TYPE_NUMBER", "NUMBER");
 export const DB_TYPE_DATE = T(2011, "DB_TYPE_DATE", "DATE");
 export const DB_TYPE_TIMESTAMP = T(2012, "DB_TYPE_TIMESTAMP", "TIMESTAMP");
@@ -46,6 +47,9 @@ export const DB_TYPE_CLOB = T(2017, "DB_TYPE_CLOB", "CLOB");
 export const DB_TYPE_NCLOB = T(2018, "DB_TYPE_NCLOB", "NCLOB");
 export const DB_TYPE_BLOB = T(2019, "DB_TYPE_BLOB", "BLOB");
 export const DB_TYPE_LONG = T(2024, "DB_TYPE_LONG", "LONG");
+export const DB_TYPE_RAW = T(2006, "DB_TYPE_RAW", "RAW");
+export const DB_TYPE_LONG_RAW = T(2025, "DB_TYPE_LONG_RAW", "LONG RAW");
+export const DB_TYPE_JSON = T(2027, "DB_TYPE_JSON", "JSON");
 export const DB_TYPE_LONG_NVARCHAR = T(2031, "DB_TYPE_LONG_NVARCHAR", "LONG");
 
 /** lib/types.js DB_TYPE_CONVERSION_MAP, the entries reachable from this table's types. */
@@ -66,6 +70,15 @@ const CONVERSIONS = new Map<FakeDbType, Map<FakeDbType, FakeDbType>>([
     ]),
   ],
   [DB_TYPE_CHAR, new Map([[DB_TYPE_VARCHAR, DB_TYPE_VARCHAR]])],
+  [
+    DB_TYPE_BLOB,
+    new Map([
+      [DB_TYPE_RAW, DB_TYPE_LONG_RAW],
+      [DB_TYPE_LONG_RAW, DB_TYPE_LONG_RAW],
+    ]),
+  ],
+  [DB_TYPE_JSON, new Map([[DB_TYPE_VARCHAR, DB_TYPE_VARCHAR]])],
+  [DB_TYPE_NVARCHAR, new Map([[DB_TYPE_VARCHAR, DB_TYPE_NVARCHAR]])],
 ]);
 
 export const OUT_FORMAT_ARRAY = 4001;
@@ -112,10 +125,12 @@ export function driverError(code: string, text = TEXT[code] ?? "simulated failur
   return err;
 }
 
-/** What node-oracledb hands back for a CLOB fetched without a string fetch type. */
+/** What node-oracledb hands back for a CLOB/NCLOB/BLOB fetched without a string or buffer fetch type. */
 export class FakeLob {
-  readonly type = DB_TYPE_CLOB;
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    readonly type: FakeDbType = DB_TYPE_CLOB,
+  ) {}
   async getData(): Promise<string> {
     return this.text;
   }
@@ -208,7 +223,7 @@ export class FakeConnection {
     const result = evaluateSelect(sql, env);
     record.plan = result.plan;
     const meta = result.columns.map((c) => this.fetchMeta(c, options.fetchTypeHandler));
-    let rows = result.rows.map((r) => r.map((v, i) => convertOut(v, meta[i] as FakeMetaData)));
+    let rows = result.rows.map((r) => r.map((v, i) => convertOut(v, meta[i] as FakeMetaData, this.db.nationalCharset)));
     if (options.maxRows !== undefined && options.maxRows > 0) rows = rows.slice(0, options.maxRows);
     record.rowsReturned = rows.length;
     const shaped = options.outFormat === OUT_FORMAT_OBJECT ? rows.map((r) => Object.fromEntries(meta.map((m, i) => [m.name, r[i]]))) : rows;
@@ -243,8 +258,12 @@ export class FakeConnection {
 }
 
 /** Converts a stored value the way the driver would for the column's fetch type. */
-function convertOut(v: unknown, meta: FakeMetaData): unknown {
+function convertOut(v: unknown, meta: FakeMetaData, nationalCharset: string): unknown {
   if (v === null) return null;
+  // Thin decodes NCHAR data only in AL16UTF16 (lib/thin/protocol/capabilities.js checkNCharsetId).
+  if ((meta.dbType === DB_TYPE_NCLOB || meta.dbType === DB_TYPE_NVARCHAR) && nationalCharset !== "AL16UTF16") {
+    throw driverError("NJS-100", "national character set id 871 is not supported by node-oracledb in Thin mode");
+  }
   const asText =
     meta.fetchType === DB_TYPE_VARCHAR || meta.fetchType === DB_TYPE_LONG || meta.fetchType === DB_TYPE_LONG_NVARCHAR || meta.fetchType === DB_TYPE_NVARCHAR;
   switch (meta.dbType) {
@@ -252,7 +271,11 @@ function convertOut(v: unknown, meta: FakeMetaData): unknown {
       return asText ? String(v) : Number(v); // the driver's default: a JS number, lossy past 2^53
     case DB_TYPE_CLOB:
     case DB_TYPE_NCLOB:
-      return asText ? String(v) : new FakeLob(String(v));
+      return asText ? String(v) : new FakeLob(String(v), meta.dbType);
+    case DB_TYPE_BLOB: // stored as the text its bytes encode
+      return meta.fetchType === DB_TYPE_LONG_RAW ? Buffer.from(String(v), "utf8") : new FakeLob(String(v), DB_TYPE_BLOB);
+    case DB_TYPE_JSON: // the driver decodes OSON into a JS value unless asked for text
+      return asText ? String(v) : JSON.parse(String(v));
     case DB_TYPE_DATE:
     case DB_TYPE_TIMESTAMP: {
       // Default: a Date in the process's local zone, milliseconds only.
@@ -344,7 +367,7 @@ export interface FakeColumnTypes {
   ID: "NUMBER" | "VARCHAR2";
   CASE_ID: "VARCHAR2" | "NUMBER";
   EVENT_TYPE: "VARCHAR2";
-  EVENT_DATA: "CLOB" | "NCLOB" | "VARCHAR2";
+  EVENT_DATA: "CLOB" | "NCLOB" | "VARCHAR2" | "NVARCHAR2" | "JSON" | "BLOB";
   EVENT_TIMESTAMP: Datetime;
   CREATED_AT: Datetime;
 }
@@ -363,6 +386,9 @@ const TYPE_BY_NAME: Record<string, FakeDbType> = {
   VARCHAR2: DB_TYPE_VARCHAR,
   CLOB: DB_TYPE_CLOB,
   NCLOB: DB_TYPE_NCLOB,
+  NVARCHAR2: DB_TYPE_NVARCHAR,
+  JSON: DB_TYPE_JSON,
+  BLOB: DB_TYPE_BLOB,
   DATE: DB_TYPE_DATE,
   TIMESTAMP: DB_TYPE_TIMESTAMP,
   "TIMESTAMP WITH TIME ZONE": DB_TYPE_TIMESTAMP_TZ,
@@ -396,6 +422,8 @@ export class FakeOracle {
   dbOsZone = "+00:00";
   /** connection.oracleServerVersion: major*1e8 + minor*1e6 + update*1e4 + ... (lib/thin/connection.js). */
   serverVersion = 2307000000;
+  /** NLS_NCHAR_CHARACTERSET; Thin can decode NCHAR/NVARCHAR2/NCLOB values only in AL16UTF16. */
+  nationalCharset = "AL16UTF16";
   /** Resolved immediately unless a test holds executes with `holdExecutes()`. */
   gate: Promise<void> = Promise.resolve();
   private rules: (InjectRule & { seen: number; failed: number })[] = [];
@@ -407,7 +435,13 @@ export class FakeOracle {
     STRING: DB_TYPE_VARCHAR,
     NUMBER: DB_TYPE_NUMBER,
     DB_TYPE_VARCHAR,
+    DB_TYPE_NVARCHAR,
+    DB_TYPE_CHAR,
+    DB_TYPE_NCHAR,
     DB_TYPE_NUMBER,
+    DB_TYPE_RAW,
+    DB_TYPE_BLOB,
+    DB_TYPE_JSON,
     DB_TYPE_CLOB,
     DB_TYPE_NCLOB,
     DB_TYPE_DATE,
@@ -640,6 +674,7 @@ class Parser {
       if (!this.peek(")"))
         do args.push(this.expr());
         while (this.accept(","));
+      if (this.accept("RETURNING")) this.take(); // JSON_SERIALIZE(x RETURNING CLOB): the result type
       this.take(")");
       return { k: "fn", name: t.v, args };
     }
@@ -880,6 +915,10 @@ function callFunction(name: string, args: Val[], env: SqlEnv): Val {
       if (us === null) throw env.error("ORA-01861", "literal does not match format string");
       return { t: "date", us };
     }
+    case "TO_CLOB": // NCLOB/NVARCHAR2 -> the database character set (AL32UTF8 under Thin)
+      return { t: "str", v: str(a) };
+    case "JSON_SERIALIZE": // the JSON text (Oracle writes it minified; the fake keeps it as stored)
+      return { t: "str", v: str(a) };
     case "SUBSTR": {
       const start = Number((b as { v: string }).v);
       const len = c ? Number((c as { v: string }).v) : undefined;
@@ -918,6 +957,7 @@ function outType(item: Item, table: FakeTable | null, sample: Val | undefined): 
     const col = table?.columns.find((c) => c.name === (item.e as { name: string }).name);
     if (col) return { ...col, name: item.alias };
   }
+  if (item.e.k === "fn" && (item.e.name === "TO_CLOB" || item.e.name === "JSON_SERIALIZE")) return { name: item.alias, dbType: DB_TYPE_CLOB };
   const byVal: Partial<Record<Val["t"], FakeDbType>> = { num: DB_TYPE_NUMBER, ts: DB_TYPE_TIMESTAMP, date: DB_TYPE_DATE, tstz: DB_TYPE_TIMESTAMP_TZ };
   return { name: item.alias, dbType: (sample && byVal[sample.t]) || DB_TYPE_VARCHAR };
 }

@@ -22,9 +22,18 @@ export interface OracleExecuteOptions {
   maxRows?: number;
   fetchArraySize?: number;
   prefetchRows?: number;
+  /** Return a cursor (`resultSet`) instead of fetching every row into `rows`. */
+  resultSet?: boolean;
+}
+/** A query's open cursor; must be closed on every path (its statement goes back to the cache). */
+export interface OracleResultSet {
+  /** The next rows, fewer than `n` only at the end (lib/thin/resultSet.js getRows). */
+  getRows(n: number): Promise<unknown[]>;
+  close(): Promise<void>;
 }
 export interface OracleResult {
   rows?: unknown[];
+  resultSet?: OracleResultSet;
   metaData?: OracleMetaData[];
 }
 export interface OracleConnection {

@@ -2,21 +2,24 @@
  * RowSource over an Oracle table (node-oracledb, Thin mode only: initOracleClient is never
  * called, so no Instant Client is needed).
  *
- *   read() ──_read()──► page query (FETCH FIRST n, keyset after the last row) ──► SourceRow[] chunk
- *                         ▲ one connection per read, held until end / error / destroy / close()
- *                         └ transient failure: drop that connection, back off, fresh connection, same page
+ *   read() ──► one cursor: execute(keyset query after the watermark, {resultSet: true})
+ *                 └─ _read() ──► getRows(pageSize): one round trip ──► SourceRow[] chunk
+ *              one connection held until end / error / destroy / close(); cursor closed on every path
+ *              transient failure: drop cursor and connection, back off, fresh connection,
+ *              new cursor after the last row emitted (exact: keyset order, same upper bound)
  *
- * One query per page: each page is an independent keyset query from the last row emitted,
- * so a page can be retried on a fresh connection without duplicating or skipping a row, and
- * nothing is fetched until the consumer asks (highWaterMark 1: at most one page waits in the
- * buffer while the consumer works on the previous one).
+ * Why a cursor and not a FETCH FIRST query per page: a page from an open cursor is one
+ * round trip (Thin's getRows(n) asks for exactly the missing rows), while a page query is an
+ * execute plus a fetch, and with a LOB column no prefetch at all, i.e. at least two round
+ * trips and a new index descent per page. Nothing is fetched until the consumer asks
+ * (highWaterMark 1: at most one page waits while the consumer works on the previous one).
  */
 import { Readable } from "node:stream";
 import { SourceError } from "../errors";
 import type { RetryPolicy } from "../pipeline/retry";
 import { withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
-import type { OracleConnection, OracleDbType, OracleDriver, OracleMetaData, OraclePool } from "./oracle-driver";
+import type { OracleConnection, OracleDbType, OracleDriver, OracleMetaData, OraclePool, OracleResultSet } from "./oracle-driver";
 import { isTransientOracleError, toSourceError } from "./oracle-errors";
 import type { ColumnKinds, Statement, TextKind, TimestampKind } from "./oracle-sql";
 import { describeSql, latestStatement, normalizeZone, pageStatement, TS_TEXT, upperBoundStatement, validateTable } from "./oracle-sql";
@@ -48,6 +51,11 @@ export interface OracleSourceOptions {
   /** Zone of the table's naive timestamps (`UTC`, `+09:00`, a region): the lag bound's clock and TIMESTAMP WITH TIME ZONE output use it. */
   timeZone: string;
   logger?: OracleSourceLogger;
+  /**
+   * `cursor` (default): one resultSet per read, a getRows() round trip per page. `pages`: a
+   * FETCH FIRST query per page (the earlier design; kept for the live suite's comparison).
+   */
+  readMode?: "cursor" | "pages";
   /** The oracledb module; tests inject a fake. */
   driver?: OracleDriver;
 }
@@ -70,6 +78,7 @@ export type {
   OraclePool,
   OraclePoolAttributes,
   OracleResult,
+  OracleResultSet,
 } from "./oracle-driver";
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -231,10 +240,30 @@ export class OracleSource implements RowSource {
     return this.text(rows[0]?.UPPER_BOUND, "UPPER_BOUND");
   }
 
-  async page(conn: OracleConnection, after: Watermark | null, upper: string, n: number): Promise<SourceRow[]> {
+  /**
+   * Opens the read's cursor: rows strictly after `after`, at or below `upper`, at most `n`
+   * (the rows the read may still emit), in keyset order. Its rows are fetched with `rows()`.
+   */
+  async openCursor(conn: OracleConnection, after: Watermark | null, upper: string, n: number, pageSize: number): Promise<OracleResultSet> {
     const kinds = await this.columnKinds(conn);
-    const rows = await this.run<PageRow>(conn, pageStatement(this.table, kinds, this.zone, after, upper, n), n);
-    return rows.map((r) => ({
+    const stmt = pageStatement(this.table, kinds, this.zone, after, upper, n);
+    const result = await conn.execute(stmt.sql, stmt.binds, {
+      resultSet: true,
+      outFormat: this.driver.OUT_FORMAT_OBJECT,
+      fetchTypeHandler: this.fetchTypeHandler,
+      // getRows(pageSize) asks for exactly the rows it lacks in one round trip; these only
+      // size the first round trip (ignored with a LOB column, which never prefetches).
+      fetchArraySize: Math.max(1, Math.min(this.opts.fetchArraySize, pageSize)),
+      prefetchRows: Math.min(this.opts.prefetchRows, pageSize),
+    });
+    if (!result.resultSet) throw new SourceError(`Oracle page query on ${this.table} returned no result set`, false);
+    return result.resultSet;
+  }
+
+  /** The next `n` rows of a cursor (fewer only at its end), as SourceRows. */
+  async rows(cursor: OracleResultSet, n: number): Promise<SourceRow[]> {
+    const raw = (await cursor.getRows(n)) as PageRow[];
+    return raw.map((r) => ({
       id: this.text(r.ID, "ID"),
       caseId: this.textOrNull(r.CASE_ID, "CASE_ID"),
       eventType: this.textOrNull(r.EVENT_TYPE, "EVENT_TYPE"),
@@ -242,6 +271,10 @@ export class OracleSource implements RowSource {
       eventTimestamp: this.text(r.EVENT_TS, "EVENT_TIMESTAMP"),
       createdAt: this.textOrNull(r.CREATED_TS, "CREATED_AT"),
     }));
+  }
+
+  get readMode(): "cursor" | "pages" {
+    return this.opts.readMode ?? "cursor";
   }
 
   // ---- Internals ----
@@ -358,11 +391,18 @@ export class OracleSource implements RowSource {
   }
 }
 
-/** One read(): pages fetched on demand over one held connection. */
+/**
+ * One read(): one cursor over one held connection, a page per `_read()`. On a transient
+ * failure the cursor and connection are dropped and, after the backoff, a new cursor is
+ * opened after the last row emitted, so nothing is repeated or skipped. In `pages` mode the
+ * cursor is closed after every page and re-opened for the next (the earlier design, kept
+ * so that the live suite can measure both).
+ */
 class OracleReader extends Readable {
   private conn: OracleConnection | null = null;
+  private cursor: OracleResultSet | null = null;
   private upper: string | null = null;
-  private cursor: Watermark | null;
+  private position: Watermark | null;
   private emitted = 0;
   private started = false;
   private inFlight: Promise<unknown> | null = null;
@@ -373,7 +413,7 @@ class OracleReader extends Readable {
     private readonly options: ReadOptions,
   ) {
     super({ objectMode: true, highWaterMark: 1 });
-    this.cursor = options.after;
+    this.position = options.after;
   }
 
   override _read(): void {
@@ -400,7 +440,10 @@ class OracleReader extends Readable {
     this.stop.abort(err ?? new Error("read destroyed"));
     // A call in flight cannot be taken back: let it settle (callTimeout bounds it), then release.
     const settled = this.inFlight ? this.inFlight.catch(() => undefined) : Promise.resolve();
-    void settled.then(() => this.releaseConnection(false)).then(() => callback(err));
+    void settled
+      .then(() => this.closeCursor())
+      .then(() => this.releaseConnection(false))
+      .then(() => callback(err));
   }
 
   private async next(): Promise<void> {
@@ -411,15 +454,16 @@ class OracleReader extends Readable {
     }
     const n = Math.min(pageSize, limit - this.emitted);
     if (n <= 0) return this.finish();
-    const rows = await this.source.retrying("page query", () => this.fetch(n), this.stop.signal);
+    const rows = await this.source.retrying("read", () => this.fetch(n), this.stop.signal);
     if (this.destroyed) return;
     const last = rows[rows.length - 1];
     if (last !== undefined) {
       this.emitted += rows.length;
-      this.cursor = { ts: last.eventTimestamp, id: last.id };
+      this.position = { ts: last.eventTimestamp, id: last.id };
     }
     // A short page means nothing else is at or below the upper bound.
     if (rows.length < n || this.emitted >= limit) {
+      await this.closeCursor();
       await this.releaseConnection(false);
       if (rows.length > 0) this.push(rows);
       this.push(null);
@@ -438,17 +482,30 @@ class OracleReader extends Readable {
       // Taken once per read: later pages keep the same bound even across a reconnect.
       if (this.upper === null) this.upper = await this.source.upperBound(this.conn, this.options.safetyLagSeconds);
       signal.throwIfAborted();
-      return await this.source.page(this.conn, this.cursor, this.upper, n);
+      const pages = this.source.readMode === "pages";
+      if (!this.cursor) this.cursor = await this.source.openCursor(this.conn, this.position, this.upper, pages ? n : this.options.limit - this.emitted, n);
+      signal.throwIfAborted();
+      const rows = await this.source.rows(this.cursor, n);
+      if (pages) await this.closeCursor();
+      return rows;
     } catch (err) {
-      // The next attempt gets a fresh connection; a possibly dead one is dropped from the pool.
+      // The next attempt opens a new cursor on a fresh connection; a possibly dead one is dropped from the pool.
+      await this.closeCursor();
       await this.releaseConnection(isTransientOracleError(err));
       throw err;
     }
   }
 
   private async finish(): Promise<void> {
+    await this.closeCursor();
     await this.releaseConnection(false);
     this.push(null);
+  }
+
+  private async closeCursor(): Promise<void> {
+    const cursor = this.cursor;
+    this.cursor = null;
+    await cursor?.close().catch(() => undefined);
   }
 
   private async releaseConnection(broken: boolean): Promise<void> {

@@ -97,7 +97,7 @@ t.test("retries a transient connect failure with backoff and then reads everythi
 t.test("retries a page that fails mid-read on a fresh connection, dropping the broken one", async (t) => {
   const { fake, source } = setupFake(25);
   t.teardown(() => source.close());
-  fake.inject({ on: "execute", match: /FETCH FIRST/, skip: 1, error: "ORA-03113" });
+  fake.inject({ on: "getRows", skip: 1, error: "ORA-03113" }); // the second page's fetch
   const { rows, error } = await readAll(source, 10);
   t.equal(error, undefined);
   t.same(
@@ -105,10 +105,10 @@ t.test("retries a page that fails mid-read on a fresh connection, dropping the b
     Array.from({ length: 25 }, (_, i) => i + 1),
     "every row once, in order",
   );
-  const pages = fake.executed(/FETCH FIRST/);
-  t.equal(pages[1]?.binds.id, "10");
-  t.equal(pages[2]?.binds.id, "10", "the retried page starts from the same keyset");
-  t.not(pages[2]?.connectionId, pages[1]?.connectionId, "on a different connection");
+  const opens = fake.executed(/FETCH FIRST/);
+  t.equal(opens.length, 2, "the cursor is opened again once");
+  t.equal(opens[1]?.binds.id, "10", "after the last row emitted");
+  t.not(opens[1]?.connectionId, opens[0]?.connectionId, "on a different connection");
   t.equal(fake.connections[0]?.state, "dropped", "the broken connection is dropped from the pool, not reused");
   t.equal(fake.executed(/FROM DUAL/).length, 1, "the upper bound is not taken again");
   t.equal(fake.connectionsOut, 0);
@@ -151,11 +151,12 @@ t.test("gives up after maxRetries and reports the failure as transient", async (
 t.test("a permanent failure after rows were emitted errors the stream and releases the connection", async (t) => {
   const { fake, source } = setupFake(25);
   t.teardown(() => source.close());
-  fake.inject({ on: "execute", match: /FETCH FIRST/, skip: 1, error: "ORA-00904" });
+  fake.inject({ on: "getRows", skip: 1, error: "ORA-00904" });
   const { rows, error } = await readAll(source, 10);
   t.equal(rows.length, 10, "the first page got through");
   t.match((error as SourceError).message, /ORA-00904/);
-  t.equal(fake.executed(/FETCH FIRST/).length, 2, "not retried");
+  t.equal(fake.executed(/FETCH FIRST/).length, 1, "not retried");
+  t.equal(fake.resultSetsOpen, 0, "the cursor is closed");
   t.equal(fake.connectionsOut, 0);
   t.equal(fake.connections[0]?.state, "released");
 });

@@ -110,3 +110,57 @@ t.test("defect 4: JSON, BLOB, NCLOB and NVARCHAR2 EVENT_DATA arrive as text; oth
   t.teardown(() => source.close());
   await t.rejects(read(source), { name: "SourceError", transient: false, message: /EVENT_DATA.*DATE.*CLOB/ }, "an unsupported type is named, with what to use");
 });
+
+t.test("defect 10: a read is one resultSet, one round trip per page, closed on every path", async (t) => {
+  const { fake, source } = setupFake(1000);
+  t.teardown(() => source.close());
+  await source.latest(0); // column types read once, outside what is measured
+  const before = fake.roundTrips;
+  const got = await read(source, { pageSize: 100, limit: 1000 });
+  t.equal(got.length, 1000);
+  const trips = fake.roundTrips - before;
+  // Upper bound 1 + open (execute + LOB define) 2 + 10 pages + 1 that finds the end.
+  t.ok(trips <= 14, `${trips} round trips for 10 pages with a CLOB column (pages re-executed cost at least 2 each)`);
+  t.equal(fake.executed(/ORDER BY EVENT_TIMESTAMP, ID/).length, 1, "the query runs once per read");
+  t.equal(fake.resultSetsOpen, 0, "closed at the end");
+
+  const stream = source.read({ after: null, limit: 1000, pageSize: 100, safetyLagSeconds: 0 });
+  for await (const _ of stream) break; // the consumer stops after the first page
+  if (!stream.closed) await new Promise((resolve) => stream.once("close", resolve));
+  t.equal(fake.resultSetsOpen, 0, "closed when the consumer stops early");
+  t.equal(fake.connectionsOut, 0);
+
+  fake.inject({ on: "getRows", error: "ORA-00942" });
+  await t.rejects(read(source, { pageSize: 100 }), { name: "SourceError" });
+  t.equal(fake.resultSetsOpen, 0, "closed on a permanent error");
+  t.equal(fake.connectionsOut, 0);
+});
+
+t.test("defect 10: pages mode (kept for the live comparison) reads the same rows at two round trips a page", async (t) => {
+  const { fake, source } = setupFake(1000, { readMode: "pages" });
+  t.teardown(() => source.close());
+  await source.latest(0);
+  const before = fake.roundTrips;
+  t.equal((await read(source, { pageSize: 100 })).length, 1000);
+  const trips = fake.roundTrips - before;
+  t.ok(trips >= 21, `${trips} round trips: execute + fetch for each of 10 pages, and one more page that finds the end`);
+  t.equal(fake.resultSetsOpen, 0);
+});
+
+t.test("defect 10: a transient failure mid-cursor re-opens it after the last row emitted, exactly", async (t) => {
+  // Ties: 30 rows share every timestamp.
+  const rows = Array.from({ length: 300 }, (_, i) => fakeRow(i + 1, { EVENT_TIMESTAMP: fakeRow(Math.floor(i / 30) + 1).EVENT_TIMESTAMP }));
+  const { fake, source } = setupFake(rows);
+  t.teardown(() => source.close());
+  fake.inject({ on: "getRows", error: "ORA-01555", skip: 3 }); // snapshot too old on the 4th fetch
+  const got = await read(source, { pageSize: 25 });
+  t.same(
+    got.map((r) => r.id),
+    rows.map((r) => r.ID),
+    "every row once, in order",
+  );
+  const opens = fake.executed(/ORDER BY EVENT_TIMESTAMP, ID/);
+  t.equal(opens.length, 2, "re-opened once");
+  t.same([opens[1]?.binds.t, opens[1]?.binds.id], [got[74]?.eventTimestamp, "75"], "from the last row emitted (75, inside a tie group)");
+  t.equal(fake.resultSetsOpen, 0);
+});

@@ -143,6 +143,7 @@ export interface ExecuteRecord {
   sql: string;
   binds: Record<string, unknown>;
   options: Record<string, unknown>;
+  /** Rows fetched from the server so far (for a cursor: prefetched and fetched by getRows). */
   rowsReturned: number;
   /** How the (EVENT_TIMESTAMP, ID) index served the query, and how many entries it visited. */
   plan: Plan;
@@ -159,7 +160,7 @@ export interface Plan {
   rowsExamined: number;
 }
 export interface InjectRule {
-  on: "getConnection" | "execute" | "createPool";
+  on: "getConnection" | "execute" | "getRows" | "createPool";
   /** Driver code (made into a driver-shaped error) or a factory. */
   error: string | (() => Error);
   /** Only calls whose SQL matches (execute only). */
@@ -185,6 +186,7 @@ export interface FakeExecuteOptions {
   maxRows?: number;
   fetchArraySize?: number;
   prefetchRows?: number;
+  resultSet?: boolean;
 }
 
 export class FakeConnection {
@@ -195,7 +197,7 @@ export class FakeConnection {
   readonly sessionTimeZone: string;
   constructor(
     readonly id: number,
-    private readonly db: FakeOracle,
+    readonly db: FakeOracle,
     private readonly pool: FakePool,
   ) {
     this.sessionTimeZone = processSessionZone();
@@ -204,34 +206,78 @@ export class FakeConnection {
     this.oracleServerVersionString = [v.slice(0, 2), v.slice(2, 4), v.slice(4, 6), v.slice(6, 8), v.slice(8)].map(Number).join(".");
   }
 
-  async execute(sql: string, binds: Record<string, unknown> = {}, options: FakeExecuteOptions = {}): Promise<{ rows: unknown[]; metaData: FakeMetaData[] }> {
+  /** SQL texts whose LOB columns already have their define (Thin's statement cache). */
+  private readonly defined = new Set<string>();
+  private inFlight: Promise<unknown> | null = null;
+
+  /**
+   * One call to the database. With the network silently gone it never settles, callTimeout
+   * or not (Thin sends a break and waits for an answer that never comes); with a stalled but
+   * reachable server, callTimeout ends it with NJS-123 (lib/thin/protocol/protocol.js).
+   */
+  call<T>(work: () => T): Promise<T> {
+    if (this.state === "released" || this.state === "dropped") return Promise.reject(driverError("NJS-003"));
+    const run = (async () => {
+      await this.db.gate;
+      if (this.db.network === "silent") await NEVER;
+      if (this.db.network === "stalled") {
+        if (this.callTimeout <= 0) await NEVER;
+        await new Promise((resolve) => setTimeout(resolve, this.callTimeout));
+        throw driverError("NJS-123", `call timeout of ${this.callTimeout} ms exceeded`);
+      }
+      if (this.state === "killed" || this.state === "forceClosed") throw driverError("ORA-00028");
+      return work();
+    })();
+    this.inFlight = run;
+    const clear = () => {
+      if (this.inFlight === run) this.inFlight = null;
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
+  async execute(
+    sql: string,
+    binds: Record<string, unknown> = {},
+    options: FakeExecuteOptions = {},
+  ): Promise<{ rows?: unknown[]; resultSet?: FakeResultSet; metaData: FakeMetaData[] }> {
     const record: ExecuteRecord = { connectionId: this.id, sql, binds: { ...binds }, options: { ...options }, rowsReturned: 0, plan: NO_PLAN };
     this.db.executes.push(record);
-    if (this.state === "released" || this.state === "dropped") throw driverError("NJS-003");
-    await this.db.gate;
-    if (this.state === "killed" || this.state === "forceClosed") throw driverError("ORA-00028");
-    this.db.takeInjected("execute", sql);
-    const env: SqlEnv = {
-      binds,
-      tables: this.db.tables,
-      nowUtc: this.db.nowUtc,
-      dbOsZone: this.db.dbOsZone,
-      sessionZone: this.sessionTimeZone,
-      serverVersion: this.oracleServerVersion,
-      error: driverError,
-    };
-    const result = evaluateSelect(sql, env);
-    record.plan = result.plan;
-    const meta = result.columns.map((c) => this.fetchMeta(c, options.fetchTypeHandler));
-    let rows = result.rows.map((r) => r.map((v, i) => convertOut(v, meta[i] as FakeMetaData, this.db.nationalCharset)));
-    if (options.maxRows !== undefined && options.maxRows > 0) rows = rows.slice(0, options.maxRows);
-    record.rowsReturned = rows.length;
-    const shaped = options.outFormat === OUT_FORMAT_OBJECT ? rows.map((r) => Object.fromEntries(meta.map((m, i) => [m.name, r[i]]))) : rows;
-    return { rows: shaped, metaData: meta };
+    return this.call(() => {
+      this.db.takeInjected("execute", sql);
+      const env: SqlEnv = {
+        binds,
+        tables: this.db.tables,
+        nowUtc: this.db.nowUtc,
+        dbOsZone: this.db.dbOsZone,
+        sessionZone: this.sessionTimeZone,
+        serverVersion: this.oracleServerVersion,
+        error: driverError,
+      };
+      const result = evaluateSelect(sql, env);
+      record.plan = result.plan;
+      const meta = result.columns.map((c) => this.fetchMeta(c, options.fetchTypeHandler));
+      const rows = result.rows.map((r) => r.map((v, i) => convertOut(v, meta[i] as FakeMetaData, this.db.nationalCharset)));
+      const shaped = options.outFormat === OUT_FORMAT_OBJECT ? rows.map((r) => Object.fromEntries(meta.map((m, i) => [m.name, r[i]]))) : rows;
+      // Round trips as Thin makes them (lib/thin/protocol/messages/withData.js, execute.js):
+      // a query with a LOB/JSON column needs a define round trip the first time the statement
+      // runs on a connection, and never prefetches; others prefetch `prefetchRows` (default 2).
+      const lob = meta.some((m) => LOB_TYPES.has(m.dbType));
+      this.db.roundTrips += lob && !this.defined.has(sql) ? 2 : 1;
+      if (lob) this.defined.add(sql);
+      const cursor = new FakeResultSet(this, shaped, lob ? 0 : (options.prefetchRows ?? 2), meta, record);
+      if (options.resultSet) {
+        this.db.resultSetsOpen++;
+        return { resultSet: cursor, metaData: meta };
+      }
+      return { rows: cursor.allRows(options.fetchArraySize ?? 100, options.maxRows ?? 0), metaData: meta };
+    });
   }
 
   async close(options?: { drop?: boolean }): Promise<void> {
     if (this.state === "released" || this.state === "dropped") throw driverError("NJS-003");
+    // Closing waits for the call in flight: on a dead network, forever.
+    if (this.inFlight) await this.inFlight.catch(() => undefined);
     this.state = options?.drop ? "dropped" : "released";
     this.pool.checkIn(this);
   }
@@ -286,6 +332,74 @@ function convertOut(v: unknown, meta: FakeMetaData, nationalCharset: string): un
     }
     default:
       return v;
+  }
+}
+
+const NEVER = new Promise<never>(() => {});
+const LOB_TYPES = new Set([DB_TYPE_CLOB, DB_TYPE_NCLOB, DB_TYPE_BLOB, DB_TYPE_JSON]);
+
+/**
+ * A query's cursor (lib/thin/resultSet.js): rows arrive in the execute's prefetch and then one
+ * round trip per getRows(n) that finds fewer than n rows buffered, asking for the missing
+ * ones. The server says "no more" only when a fetch returns fewer rows than asked.
+ */
+export class FakeResultSet {
+  private delivered = 0;
+  private buffered: number;
+  private more: boolean;
+  closed = false;
+  constructor(
+    private readonly conn: FakeConnection,
+    private readonly rows: unknown[],
+    prefetch: number,
+    readonly metaData: FakeMetaData[],
+    private readonly record: ExecuteRecord,
+  ) {
+    this.buffered = Math.min(prefetch, rows.length);
+    record.rowsReturned = this.buffered;
+    this.more = prefetch === 0 || rows.length >= prefetch;
+  }
+
+  private take(n: number): unknown[] {
+    if (this.buffered - this.delivered < n && this.more) {
+      const want = n - (this.buffered - this.delivered);
+      const got = Math.min(want, this.rows.length - this.buffered);
+      this.buffered += got;
+      this.record.rowsReturned = this.buffered;
+      this.more = got === want;
+      this.conn.db.roundTrips++;
+    }
+    const out = this.rows.slice(this.delivered, Math.min(this.buffered, this.delivered + n));
+    this.delivered += out.length;
+    return out;
+  }
+
+  getRows(n: number): Promise<unknown[]> {
+    if (this.closed) return Promise.reject(driverError("NJS-018", "invalid ResultSet"));
+    const db = this.conn.db;
+    return this.conn.call(() => {
+      db.takeInjected("getRows");
+      return this.take(n);
+    });
+  }
+
+  /** Closing a cursor is piggybacked on the next call: no round trip of its own. */
+  async close(): Promise<void> {
+    if (this.closed) throw driverError("NJS-018", "invalid ResultSet");
+    this.closed = true;
+    this.conn.db.resultSetsOpen--;
+  }
+
+  /** execute() without resultSet: getRows(fetchArraySize) until maxRows or a short batch (lib/resultset.js _getAllRows). */
+  allRows(fetchArraySize: number, maxRows: number): unknown[] {
+    const out: unknown[] = [];
+    for (;;) {
+      const want = maxRows > 0 ? Math.min(fetchArraySize, maxRows - out.length) : fetchArraySize;
+      const got = this.take(want);
+      out.push(...got);
+      if ((maxRows > 0 && out.length >= maxRows) || got.length < want) break;
+    }
+    return out;
   }
 }
 
@@ -426,6 +540,11 @@ export class FakeOracle {
   nationalCharset = "AL16UTF16";
   /** Resolved immediately unless a test holds executes with `holdExecutes()`. */
   gate: Promise<void> = Promise.resolve();
+  /** `silent`: the network drops every packet; `stalled`: the server does not answer but honours a break. */
+  network: "ok" | "silent" | "stalled" = "ok";
+  /** Round trips to the database, counted as Thin makes them. */
+  roundTrips = 0;
+  resultSetsOpen = 0;
   private rules: (InjectRule & { seen: number; failed: number })[] = [];
 
   /** The module object the adapter receives as `driver`. */

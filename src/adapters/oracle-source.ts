@@ -52,6 +52,12 @@ export interface OracleSourceOptions {
   timeZone: string;
   logger?: OracleSourceLogger;
   /**
+   * EVENT_DATA LOBs longer than this (characters of a CLOB/NCLOB, bytes of a BLOB) are not
+   * fetched: the row arrives with `eventData` null and `eventDataLength` set, to be
+   * dead-lettered. Unset: every value is fetched whole.
+   */
+  maxEventDataLength?: number;
+  /**
    * `cursor` (default): one resultSet per read, a getRows() round trip per page. `pages`: a
    * FETCH FIRST query per page (the earlier design; kept for the live suite's comparison).
    */
@@ -60,7 +66,17 @@ export interface OracleSourceOptions {
   driver?: OracleDriver;
 }
 
+/**
+ * A SourceRow, plus `eventDataLength` when EVENT_DATA was left in the database because it is
+ * longer than `maxEventDataLength` (then `eventData` is null): the row must be dead-lettered,
+ * not published.
+ */
+export interface OracleSourceRow extends SourceRow {
+  eventDataLength?: number;
+}
+
 interface PageRow {
+  EVENT_DATA_LENGTH?: unknown;
   ID: unknown;
   CASE_ID: unknown;
   EVENT_TYPE: unknown;
@@ -105,6 +121,9 @@ export class OracleSource implements RowSource {
     for (const key of ["poolMax", "fetchArraySize"] as const) {
       if (!Number.isInteger(options[key]) || options[key] < 1) throw new SourceError(`Oracle source for ${this.table}: ${key} must be an integer >= 1`, false);
     }
+    const max = options.maxEventDataLength;
+    if (max !== undefined && (!Number.isInteger(max) || max < 1))
+      throw new SourceError(`Oracle source for ${this.table}: maxEventDataLength must be an integer >= 1`, false);
     this.opts = options;
     this.log = options.logger ?? SILENT;
     // Loaded lazily so a MariaDB-only deployment never loads the driver.
@@ -246,7 +265,7 @@ export class OracleSource implements RowSource {
    */
   async openCursor(conn: OracleConnection, after: Watermark | null, upper: string, n: number, pageSize: number): Promise<OracleResultSet> {
     const kinds = await this.columnKinds(conn);
-    const stmt = pageStatement(this.table, kinds, this.zone, after, upper, n);
+    const stmt = pageStatement(this.table, kinds, this.zone, after, upper, n, this.opts.maxEventDataLength);
     const result = await conn.execute(stmt.sql, stmt.binds, {
       resultSet: true,
       outFormat: this.driver.OUT_FORMAT_OBJECT,
@@ -261,16 +280,22 @@ export class OracleSource implements RowSource {
   }
 
   /** The next `n` rows of a cursor (fewer only at its end), as SourceRows. */
-  async rows(cursor: OracleResultSet, n: number): Promise<SourceRow[]> {
+  async rows(cursor: OracleResultSet, n: number): Promise<OracleSourceRow[]> {
     const raw = (await cursor.getRows(n)) as PageRow[];
-    return raw.map((r) => ({
-      id: this.text(r.ID, "ID"),
-      caseId: this.textOrNull(r.CASE_ID, "CASE_ID"),
-      eventType: this.textOrNull(r.EVENT_TYPE, "EVENT_TYPE"),
-      eventData: Buffer.isBuffer(r.EVENT_DATA) ? this.utf8(r.EVENT_DATA, r.ID) : this.textOrNull(r.EVENT_DATA, "EVENT_DATA"),
-      eventTimestamp: this.text(r.EVENT_TS, "EVENT_TIMESTAMP"),
-      createdAt: this.textOrNull(r.CREATED_TS, "CREATED_AT"),
-    }));
+    const max = this.opts.maxEventDataLength;
+    return raw.map((r) => {
+      const row: OracleSourceRow = {
+        id: this.text(r.ID, "ID"),
+        caseId: this.textOrNull(r.CASE_ID, "CASE_ID"),
+        eventType: this.textOrNull(r.EVENT_TYPE, "EVENT_TYPE"),
+        eventData: Buffer.isBuffer(r.EVENT_DATA) ? this.utf8(r.EVENT_DATA, r.ID) : this.textOrNull(r.EVENT_DATA, "EVENT_DATA"),
+        eventTimestamp: this.text(r.EVENT_TS, "EVENT_TIMESTAMP"),
+        createdAt: this.textOrNull(r.CREATED_TS, "CREATED_AT"),
+      };
+      const length = r.EVENT_DATA_LENGTH === null || r.EVENT_DATA_LENGTH === undefined ? null : Number(r.EVENT_DATA_LENGTH);
+      if (max !== undefined && length !== null && length > max) row.eventDataLength = length;
+      return row;
+    });
   }
 
   get readMode(): "cursor" | "pages" {
@@ -344,7 +369,7 @@ export class OracleSource implements RowSource {
     const t = meta?.dbType;
     if (t === d.DB_TYPE_VARCHAR || t === d.DB_TYPE_CHAR || t === d.DB_TYPE_NUMBER) return "text";
     if (t === d.DB_TYPE_NVARCHAR || t === d.DB_TYPE_NCHAR) return "ntext";
-    if (lob && t === d.DB_TYPE_CLOB) return "text";
+    if (lob && t === d.DB_TYPE_CLOB) return "clob";
     if (lob && t === d.DB_TYPE_NCLOB) return "nclob";
     if (lob && t === d.DB_TYPE_JSON) return "json";
     if (lob && t === d.DB_TYPE_BLOB) return "blob";

@@ -34,7 +34,8 @@ export type TimestampKind = "date" | "timestamp" | "zoned" | "ltz";
 /**
  * How a text column is selected so that it arrives as a JS string (or, for `blob`, a Buffer
  * of UTF-8) whatever its Oracle type:
- *   text   VARCHAR2, CHAR, CLOB (CLOB via the fetch type handler), NUMBER (as STRING)
+ *   text   VARCHAR2, CHAR, NUMBER (as STRING via the fetch type handler)
+ *   clob   CLOB               as STRING via the fetch type handler
  *   ntext  NVARCHAR2, NCHAR   TO_CHAR(c): converted to the database character set by the
  *                             server; Thin decodes NCHAR data itself only in AL16UTF16 (NJS-100)
  *   nclob  NCLOB              TO_CLOB(c), for the same reason
@@ -43,7 +44,10 @@ export type TimestampKind = "date" | "timestamp" | "zoned" | "ltz";
  *   blob   BLOB               fetched as a Buffer and decoded as UTF-8 (Oracle's advice for
  *                             JSON before 21c is a BLOB with an IS JSON check)
  */
-export type TextKind = "text" | "ntext" | "nclob" | "json" | "blob";
+export type TextKind = "text" | "clob" | "ntext" | "nclob" | "json" | "blob";
+
+/** Kinds whose length DBMS_LOB.GETLENGTH can tell before the value is fetched. */
+const LOB_KINDS: ReadonlySet<TextKind | undefined> = new Set(["clob", "nclob", "blob"]);
 
 /** How the columns of the configured table are typed (read once from the query metadata). */
 export interface ColumnKinds {
@@ -54,17 +58,32 @@ export interface ColumnKinds {
   eventData?: TextKind;
 }
 
-function textColumn(column: string, kind: TextKind | undefined): string {
+function textValue(column: string, kind: TextKind | undefined): string {
   switch (kind) {
     case "ntext":
-      return `TO_CHAR(${column}) AS ${column}`;
+      return `TO_CHAR(${column})`;
     case "nclob":
-      return `TO_CLOB(${column}) AS ${column}`;
+      return `TO_CLOB(${column})`;
     case "json":
-      return `JSON_SERIALIZE(${column} RETURNING CLOB) AS ${column}`;
+      return `JSON_SERIALIZE(${column} RETURNING CLOB)`;
     default:
       return column;
   }
+}
+
+const textColumn = (column: string, kind: TextKind | undefined): string => {
+  const value = textValue(column, kind);
+  return value === column ? column : `${value} AS ${column}`;
+};
+
+/**
+ * EVENT_DATA, and with a length limit its length: a LOB longer than `:maxlen` (characters of a
+ * CLOB/NCLOB, bytes of a BLOB) comes back as NULL with EVENT_DATA_LENGTH set, so it is never
+ * loaded into memory. A CLOB of at most `:maxlen` characters is at most 4 x `:maxlen` bytes.
+ */
+function eventDataColumns(kind: TextKind | undefined, guarded: boolean): string {
+  if (!guarded || !LOB_KINDS.has(kind)) return textColumn("EVENT_DATA", kind);
+  return `CASE WHEN DBMS_LOB.GETLENGTH(EVENT_DATA) <= :maxlen THEN ${textValue("EVENT_DATA", kind)} END AS EVENT_DATA, DBMS_LOB.GETLENGTH(EVENT_DATA) AS EVENT_DATA_LENGTH`;
 }
 
 const IDENT = /^[A-Za-z][A-Za-z0-9_$#]{0,127}$/;
@@ -157,8 +176,8 @@ export function upperBoundStatement(zone: string, lagSeconds: number): Statement
 
 // Aliases differ from the column names: Oracle resolves ORDER BY names against select-list
 // aliases first, and ordering by the TO_CHAR text would defeat the index.
-const SELECT_LIST = (k: ColumnKinds): string =>
-  `SELECT ID, ${textColumn("CASE_ID", k.caseId)}, ${textColumn("EVENT_TYPE", k.eventType)}, ${textColumn("EVENT_DATA", k.eventData)}, ${asText("EVENT_TIMESTAMP", k.eventTimestamp)} AS EVENT_TS, ${asText("CREATED_AT", k.createdAt)} AS CREATED_TS`;
+const SELECT_LIST = (k: ColumnKinds, guarded: boolean): string =>
+  `SELECT ID, ${textColumn("CASE_ID", k.caseId)}, ${textColumn("EVENT_TYPE", k.eventType)}, ${eventDataColumns(k.eventData, guarded)}, ${asText("EVENT_TIMESTAMP", k.eventTimestamp)} AS EVENT_TS, ${asText("CREATED_AT", k.createdAt)} AS CREATED_TS`;
 
 /**
  * One page in keyset order: rows strictly after (t, id), at or below `upper`, at most `n`.
@@ -167,7 +186,16 @@ const SELECT_LIST = (k: ColumnKinds): string =>
  * range start on the leading index column: the index range scan begins at the watermark
  * instead of at the index's first entry, so a page costs O(page), not O(backlog).
  */
-export function pageStatement(table: string, kinds: ColumnKinds, zone: string, after: { ts: string; id: string } | null, upper: string, n: number): Statement {
+export function pageStatement(
+  table: string,
+  kinds: ColumnKinds,
+  zone: string,
+  after: { ts: string; id: string } | null,
+  upper: string,
+  n: number,
+  maxEventDataLength?: number,
+): Statement {
+  const guarded = maxEventDataLength !== undefined && LOB_KINDS.has(kinds.eventData);
   const ts = kinds.eventTimestamp;
   const where = [
     ...(after ? [`EVENT_TIMESTAMP >= ${asValue("t", ts)}`, `(EVENT_TIMESTAMP > ${asValue("t", ts)} OR ID > :id)`] : []),
@@ -178,9 +206,10 @@ export function pageStatement(table: string, kinds: ColumnKinds, zone: string, a
     upper,
     n,
     ...(usesZone(kinds, "eventTimestamp", "createdAt") ? { zone } : {}),
+    ...(guarded ? { maxlen: maxEventDataLength } : {}),
   };
   return {
-    sql: `${SELECT_LIST(kinds)} FROM ${table} WHERE ${where} ORDER BY EVENT_TIMESTAMP, ID FETCH FIRST :n ROWS ONLY`,
+    sql: `${SELECT_LIST(kinds, guarded)} FROM ${table} WHERE ${where} ORDER BY EVENT_TIMESTAMP, ID FETCH FIRST :n ROWS ONLY`,
     binds,
   };
 }

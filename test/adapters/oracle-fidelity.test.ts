@@ -164,3 +164,23 @@ t.test("defect 10: a transient failure mid-cursor re-opens it after the last row
   t.same([opens[1]?.binds.t, opens[1]?.binds.id], [got[74]?.eventTimestamp, "75"], "from the last row emitted (75, inside a tie group)");
   t.equal(fake.resultSetsOpen, 0);
 });
+
+t.test("defect 9: an EVENT_DATA longer than the publishable size is not loaded; its length says why", async (t) => {
+  const big = "x".repeat(50_000);
+  const rows = [fakeRow(1, { EVENT_DATA: "small" }), fakeRow(2, { EVENT_DATA: big }), fakeRow(3, { EVENT_DATA: null })];
+  for (const type of ["CLOB", "BLOB"] as const) {
+    const { fake, source } = setupFake(rows, { maxEventDataLength: 1000 }, { EVENT_DATA: type });
+    t.teardown(() => source.close());
+    const got = (await read(source)) as (SourceRow & { eventDataLength?: number })[];
+    t.same(
+      got.map((r) => [r.id, r.eventData, r.eventDataLength]),
+      [
+        ["1", "small", undefined],
+        ["2", null, 50_000],
+        ["3", null, undefined],
+      ],
+      `${type}: the oversized value is left in the database, its length reported`,
+    );
+    t.ok(fake.lobBytesFetched < 1000, `${type}: ${fake.lobBytesFetched} LOB bytes fetched, not 50,000`);
+  }
+});

@@ -257,7 +257,7 @@ export class FakeConnection {
       const result = evaluateSelect(sql, env);
       record.plan = result.plan;
       const meta = result.columns.map((c) => this.fetchMeta(c, options.fetchTypeHandler));
-      const rows = result.rows.map((r) => r.map((v, i) => convertOut(v, meta[i] as FakeMetaData, this.db.nationalCharset)));
+      const rows = result.rows.map((r) => r.map((v, i) => convertOut(v, meta[i] as FakeMetaData, this.db)));
       const shaped = options.outFormat === OUT_FORMAT_OBJECT ? rows.map((r) => Object.fromEntries(meta.map((m, i) => [m.name, r[i]]))) : rows;
       // Round trips as Thin makes them (lib/thin/protocol/messages/withData.js, execute.js):
       // a query with a LOB/JSON column needs a define round trip the first time the statement
@@ -304,8 +304,10 @@ export class FakeConnection {
 }
 
 /** Converts a stored value the way the driver would for the column's fetch type. */
-function convertOut(v: unknown, meta: FakeMetaData, nationalCharset: string): unknown {
+function convertOut(v: unknown, meta: FakeMetaData, db: FakeOracle): unknown {
   if (v === null) return null;
+  const nationalCharset = db.nationalCharset;
+  if (LOB_TYPES.has(meta.dbType)) db.lobBytesFetched += Buffer.byteLength(String(v));
   // Thin decodes NCHAR data only in AL16UTF16 (lib/thin/protocol/capabilities.js checkNCharsetId).
   if ((meta.dbType === DB_TYPE_NCLOB || meta.dbType === DB_TYPE_NVARCHAR) && nationalCharset !== "AL16UTF16") {
     throw driverError("NJS-100", "national character set id 871 is not supported by node-oracledb in Thin mode");
@@ -545,6 +547,8 @@ export class FakeOracle {
   /** Round trips to the database, counted as Thin makes them. */
   roundTrips = 0;
   resultSetsOpen = 0;
+  /** Bytes of LOB values handed to the client (what a memory guard must keep small). */
+  lobBytesFetched = 0;
   private rules: (InjectRule & { seen: number; failed: number })[] = [];
 
   /** The module object the adapter receives as `driver`. */
@@ -686,6 +690,7 @@ type Node =
   | { k: "fn"; name: string; args: Node[] }
   | { k: "cast"; e: Node; type: string }
   | { k: "atz"; e: Node; zone: Node }
+  | { k: "case"; when: Node; then: Node; else?: Node }
   | { k: "bin"; op: string; l: Node; r: Node };
 interface Tok {
   k: "id" | "bind" | "str" | "num" | "op";
@@ -779,6 +784,15 @@ class Parser {
       return e;
     }
     if (t.k === "id" && t.v === "NULL") return { k: "lit", v: NULL };
+    if (t.k === "id" && t.v === "CASE") {
+      this.take("WHEN");
+      const when = this.expr();
+      this.take("THEN");
+      const then = this.expr();
+      const node: Node = { k: "case", when, then, ...(this.accept("ELSE") ? { else: this.expr() } : {}) };
+      this.take("END");
+      return node;
+    }
     if (t.k === "id" && t.v === "CAST") {
       this.take("(");
       const e = this.expr();
@@ -978,7 +992,18 @@ function evaluate(n: Node, ctx: RowCtx, env: SqlEnv): Val {
       if (n.type === "DATE") return { t: "date", us: wall - (((wall % 1000000n) + 1000000n) % 1000000n) };
       throw new Error(`fake-oracledb: unsupported CAST to ${n.type}`);
     }
+    case "case":
+      return (evaluate(n.when, ctx, env) as { v: boolean | null }).v === true ? evaluate(n.then, ctx, env) : n.else ? evaluate(n.else, ctx, env) : NULL;
     case "fn":
+      if (n.name === "DBMS_LOB.GETLENGTH") {
+        // Characters of a CLOB (UTF-16 code units, as JS counts them), bytes of a BLOB.
+        const arg = n.args[0];
+        const col = arg?.k === "id" ? ctx.table?.columns.find((c) => c.name === arg.name) : undefined;
+        const v = arg ? evaluate(arg, ctx, env) : NULL;
+        if (v.t === "null") return NULL;
+        if (v.t !== "str") throw env.error("ORA-06553", "PLS-306: wrong number or types of arguments in call to 'GETLENGTH'");
+        return { t: "num", v: String(col?.dbType === DB_TYPE_BLOB ? Buffer.byteLength(v.v) : v.v.length) };
+      }
       return callFunction(
         n.name,
         n.args.map((a) => evaluate(a, ctx, env)),
@@ -1076,6 +1101,7 @@ function outType(item: Item, table: FakeTable | null, sample: Val | undefined): 
     const col = table?.columns.find((c) => c.name === (item.e as { name: string }).name);
     if (col) return { ...col, name: item.alias };
   }
+  if (item.e.k === "case") return { ...outType({ e: item.e.then, alias: item.alias }, table, sample), name: item.alias };
   if (item.e.k === "fn" && (item.e.name === "TO_CLOB" || item.e.name === "JSON_SERIALIZE")) return { name: item.alias, dbType: DB_TYPE_CLOB };
   const byVal: Partial<Record<Val["t"], FakeDbType>> = { num: DB_TYPE_NUMBER, ts: DB_TYPE_TIMESTAMP, date: DB_TYPE_DATE, tstz: DB_TYPE_TIMESTAMP_TZ };
   return { name: item.alias, dbType: (sample && byVal[sample.t]) || DB_TYPE_VARCHAR };

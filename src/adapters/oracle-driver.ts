@@ -56,6 +56,8 @@ export interface OraclePoolAttributes {
   poolMax: number;
   poolIncrement: number;
   poolTimeout?: number;
+  /** Minutes between TCP keepalive probes (Thin: the connect descriptor's EXPIRE_TIME). */
+  expireTime?: number;
 }
 export interface OracleDriver {
   createPool(attributes: OraclePoolAttributes): Promise<OraclePool>;

@@ -45,8 +45,19 @@ export interface OracleSourceOptions {
   fetchArraySize: number;
   /** Rows returned with a query's first round trip. */
   prefetchRows: number;
-  /** Longest a single database call may take, milliseconds; 0 = no limit. */
+  /**
+   * Longest a single database call may take, milliseconds; 0 = no limit. Also the source's
+   * own watchdog: a call still unanswered `watchdogGraceMs` later is abandoned with its
+   * connection (Thin's callTimeout only sends a break and waits for the server's answer).
+   */
   callTimeoutMs: number;
+  /** Slack past callTimeoutMs before the watchdog abandons a call; also bounds close(). Default 5000. */
+  watchdogGraceMs?: number;
+  /**
+   * Pool `expireTime`, minutes: TCP keepalive probes on idle and busy connections, so the OS
+   * notices a peer that vanished without a FIN/RST. Default 1; 0 disables.
+   */
+  expireTimeMinutes?: number;
   retry: RetryPolicy;
   /** Zone of the table's naive timestamps (`UTC`, `+09:00`, a region): the lag bound's clock and TIMESTAMP WITH TIME ZONE output use it. */
   timeZone: string;
@@ -99,6 +110,25 @@ export type {
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** True when `work` settled within `ms` (its outcome is the caller's business). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const SILENT: OracleSourceLogger = { warn() {}, info() {}, debug() {} };
 
 export class OracleSource implements RowSource {
@@ -114,6 +144,11 @@ export class OracleSource implements RowSource {
   /** A connection has succeeded once: from then on an unknown service means a restart, not a typo. */
   private connectedBefore = false;
   private versionChecked = false;
+  /** Connections given up on by the watchdog: closing them could wait forever, so it is never awaited. */
+  private readonly abandoned = new WeakSet<OracleConnection>();
+  /** Calls in flight under a watchdog; close() gives up on them at once. */
+  private readonly pending = new Set<(err: SourceError) => void>();
+  private readonly graceMs: number;
 
   constructor(options: OracleSourceOptions) {
     this.table = validateTable(options.table ?? "spc.TXLOG_EVENTS");
@@ -125,6 +160,7 @@ export class OracleSource implements RowSource {
     if (max !== undefined && (!Number.isInteger(max) || max < 1))
       throw new SourceError(`Oracle source for ${this.table}: maxEventDataLength must be an integer >= 1`, false);
     this.opts = options;
+    this.graceMs = options.watchdogGraceMs ?? 5000;
     this.log = options.logger ?? SILENT;
     // Loaded lazily so a MariaDB-only deployment never loads the driver.
     this.driver = options.driver ?? (require("oracledb") as OracleDriver);
@@ -147,20 +183,76 @@ export class OracleSource implements RowSource {
     });
   }
 
-  /** Ends every read in progress (their connections go back first), then closes the pool. Idempotent. */
+  /**
+   * Ends every read in progress (their connections go back first), then closes the pool.
+   * Idempotent, and bounded: a read whose call hangs on a dead connection is given
+   * `watchdogGraceMs` to end, and so is the pool, so shutdown never waits on Oracle.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.readers].map((r) => r.abort(new SourceError(`Oracle source ${this.table} was closed during a read`, false))));
+    const closing = new SourceError(`Oracle source ${this.table} was closed during a read`, false);
+    const reads = Promise.all([...this.readers].map((r) => r.abort(closing)));
+    // Shutdown does not wait out a call: each one in flight is abandoned with its connection.
+    for (const expire of [...this.pending]) expire(closing);
+    if (!(await settlesWithin(reads, this.graceMs))) {
+      this.log.warn({ table: this.table, grace_ms: this.graceMs }, "an Oracle read did not end in time on close; its connection is abandoned");
+    }
     const pool = this.pool;
     this.pool = null;
     if (pool) {
-      try {
-        await (await pool).close(0);
-      } catch (err) {
-        this.log.warn({ table: this.table, err: String(err) }, "closing the Oracle pool failed");
-      }
+      const closing = pool.then((p) => p.close(0));
+      closing.catch((err: unknown) => this.log.warn({ table: this.table, err: String(err) }, "closing the Oracle pool failed"));
+      if (!(await settlesWithin(closing, this.graceMs)))
+        this.log.warn({ table: this.table, grace_ms: this.graceMs }, "the Oracle pool did not close in time; giving up on it");
     }
+  }
+
+  /**
+   * `call`, or a transient SourceError once it has outlasted callTimeout + grace. Thin's
+   * callTimeout sends a break and waits for the server's answer, which never comes over a
+   * silently dropped connection; so past the grace the connection is abandoned (closed with
+   * drop in the background, never awaited) and the caller retries on a fresh one.
+   */
+  guard<T>(conn: OracleConnection, what: string, call: Promise<T>): Promise<T> {
+    const limit = this.opts.callTimeoutMs;
+    if (limit <= 0) return call;
+    const ms = limit + this.graceMs;
+    return new Promise<T>((resolve, reject) => {
+      const expire = (err: SourceError) => {
+        settle();
+        this.abandon(conn);
+        reject(err);
+      };
+      const timer = setTimeout(
+        () =>
+          expire(
+            new SourceError(`Oracle ${what} on ${this.table} did not answer within ${ms} ms (call_timeout + ${this.graceMs} ms); connection abandoned`, true),
+          ),
+        ms,
+      );
+      const settle = () => {
+        clearTimeout(timer);
+        this.pending.delete(expire);
+      };
+      this.pending.add(expire);
+      call.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (err: unknown) => {
+          settle();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private abandon(conn: OracleConnection): void {
+    if (this.abandoned.has(conn)) return;
+    this.abandoned.add(conn);
+    conn.close({ drop: true }).catch(() => undefined);
   }
 
   // ---- Used by OracleReader ----
@@ -186,11 +278,11 @@ export class OracleSource implements RowSource {
 
   /** Returns a connection to the pool; `broken` drops it instead so a dead session is never reused. */
   async release(conn: OracleConnection, broken: boolean): Promise<void> {
-    try {
-      await (broken ? conn.close({ drop: true }) : conn.close());
-    } catch (err) {
-      this.log.debug({ table: this.table, err: String(err) }, "releasing an Oracle connection failed");
-    }
+    if (this.abandoned.has(conn)) return;
+    const closing = broken ? conn.close({ drop: true }) : conn.close();
+    closing.catch((err: unknown) => this.log.debug({ table: this.table, err: String(err) }, "releasing an Oracle connection failed"));
+    // Closing waits for a call in flight: bounded, like every call.
+    if (!(await settlesWithin(closing, this.graceMs))) this.abandoned.add(conn);
   }
 
   retrying<T>(action: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -211,7 +303,11 @@ export class OracleSource implements RowSource {
 
   async columnKinds(conn: OracleConnection): Promise<ColumnKinds> {
     if (this.kinds) return this.kinds;
-    const result = await conn.execute(describeSql(this.table), {}, { outFormat: this.driver.OUT_FORMAT_OBJECT, maxRows: 1 });
+    const result = await this.guard(
+      conn,
+      "column type query",
+      conn.execute(describeSql(this.table), {}, { outFormat: this.driver.OUT_FORMAT_OBJECT, maxRows: 1 }),
+    );
     const meta = new Map((result.metaData ?? []).map((m) => [m.name.toUpperCase(), m]));
     const id = meta.get("ID");
     if (id?.dbType !== this.driver.DB_TYPE_NUMBER) {
@@ -266,7 +362,7 @@ export class OracleSource implements RowSource {
   async openCursor(conn: OracleConnection, after: Watermark | null, upper: string, n: number, pageSize: number): Promise<OracleResultSet> {
     const kinds = await this.columnKinds(conn);
     const stmt = pageStatement(this.table, kinds, this.zone, after, upper, n, this.opts.maxEventDataLength);
-    const result = await conn.execute(stmt.sql, stmt.binds, {
+    const execute = conn.execute(stmt.sql, stmt.binds, {
       resultSet: true,
       outFormat: this.driver.OUT_FORMAT_OBJECT,
       fetchTypeHandler: this.fetchTypeHandler,
@@ -275,13 +371,14 @@ export class OracleSource implements RowSource {
       fetchArraySize: Math.max(1, Math.min(this.opts.fetchArraySize, pageSize)),
       prefetchRows: Math.min(this.opts.prefetchRows, pageSize),
     });
+    const result = await this.guard(conn, "page query", execute);
     if (!result.resultSet) throw new SourceError(`Oracle page query on ${this.table} returned no result set`, false);
     return result.resultSet;
   }
 
   /** The next `n` rows of a cursor (fewer only at its end), as SourceRows. */
-  async rows(cursor: OracleResultSet, n: number): Promise<OracleSourceRow[]> {
-    const raw = (await cursor.getRows(n)) as PageRow[];
+  async rows(conn: OracleConnection, cursor: OracleResultSet, n: number): Promise<OracleSourceRow[]> {
+    const raw = (await this.guard(conn, "fetch", cursor.getRows(n))) as PageRow[];
     const max = this.opts.maxEventDataLength;
     return raw.map((r) => {
       const row: OracleSourceRow = {
@@ -315,6 +412,7 @@ export class OracleSource implements RowSource {
         poolMax: o.poolMax,
         poolIncrement: 1,
         ...(o.poolTimeoutSeconds !== undefined ? { poolTimeout: o.poolTimeoutSeconds } : {}),
+        expireTime: o.expireTimeMinutes ?? 1,
       });
       this.pool = attempt;
       // A failed creation must not stick: the next attempt creates the pool again.
@@ -352,7 +450,7 @@ export class OracleSource implements RowSource {
   };
 
   private async run<T>(conn: OracleConnection, stmt: Statement, n = 1): Promise<T[]> {
-    const result = await conn.execute(stmt.sql, stmt.binds, {
+    const execute = conn.execute(stmt.sql, stmt.binds, {
       outFormat: this.driver.OUT_FORMAT_OBJECT,
       fetchTypeHandler: this.fetchTypeHandler,
       // maxRows guards memory even if the SQL's FETCH FIRST were ever lost.
@@ -360,6 +458,7 @@ export class OracleSource implements RowSource {
       fetchArraySize: Math.max(1, Math.min(this.opts.fetchArraySize, n)),
       prefetchRows: Math.min(this.opts.prefetchRows, n + 1),
     });
+    const result = await this.guard(conn, "query", execute);
     return (result.rows ?? []) as T[];
   }
 
@@ -510,7 +609,7 @@ class OracleReader extends Readable {
       const pages = this.source.readMode === "pages";
       if (!this.cursor) this.cursor = await this.source.openCursor(this.conn, this.position, this.upper, pages ? n : this.options.limit - this.emitted, n);
       signal.throwIfAborted();
-      const rows = await this.source.rows(this.cursor, n);
+      const rows = await this.source.rows(this.conn, this.cursor, n);
       if (pages) await this.closeCursor();
       return rows;
     } catch (err) {

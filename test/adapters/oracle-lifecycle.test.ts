@@ -41,6 +41,7 @@ t.test("creates the pool lazily, once, in Thin mode, with the configured attribu
     poolMax: 3,
     poolIncrement: 1,
     poolTimeout: 60,
+    expireTime: 1,
   });
   t.equal(fake.initOracleClientCalls, 0, "never leaves Thin mode");
   t.ok(

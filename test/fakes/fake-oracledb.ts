@@ -576,7 +576,7 @@ export class FakeOracle {
       for (const k of ["user", "password", "connectString"]) {
         if (attrs[k] !== undefined && typeof attrs[k] !== "string") throw driverError("NJS-007", `invalid value for "${k}" in parameter 1`);
       }
-      for (const k of ["poolMin", "poolMax", "poolIncrement", "poolTimeout"]) {
+      for (const k of ["poolMin", "poolMax", "poolIncrement", "poolTimeout", "expireTime"]) {
         const v = attrs[k];
         if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 0)) throw driverError("NJS-007", `invalid value for "${k}" in parameter 1`);
       }

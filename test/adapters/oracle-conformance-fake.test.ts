@@ -46,7 +46,7 @@ function fakeHarness(readMode: "cursor" | "pages"): SourceHarness {
         { outFormat: fake.driver.OUT_FORMAT_OBJECT },
       );
       await conn.close();
-      return (r.rows?.[0] as { NOW_TEXT: string }).NOW_TEXT;
+      return ((r.rows ?? [])[0] as { NOW_TEXT: string }).NOW_TEXT;
     },
     source() {
       return new OracleSource({

@@ -249,6 +249,13 @@ export class OracleSource implements RowSource {
     });
   }
 
+  /** Closes a cursor, bounded like every call (on an abandoned connection it could wait forever). */
+  async closeCursor(cursor: OracleResultSet): Promise<void> {
+    const closing = cursor.close();
+    closing.catch((err: unknown) => this.log.debug({ table: this.table, err: String(err) }, "closing an Oracle cursor failed"));
+    await settlesWithin(closing, this.graceMs);
+  }
+
   private abandon(conn: OracleConnection): void {
     if (this.abandoned.has(conn)) return;
     this.abandoned.add(conn);
@@ -629,7 +636,7 @@ class OracleReader extends Readable {
   private async closeCursor(): Promise<void> {
     const cursor = this.cursor;
     this.cursor = null;
-    await cursor?.close().catch(() => undefined);
+    if (cursor) await this.source.closeCursor(cursor);
   }
 
   private async releaseConnection(broken: boolean): Promise<void> {

@@ -25,22 +25,18 @@ t.test("a call on a silently dropped connection is abandoned past callTimeout + 
   const stream = source.read({ after: null, limit: 1000, pageSize: 20, safetyLagSeconds: 0 });
   const it = stream[Symbol.asyncIterator]();
   const got: SourceRow[] = [...((await it.next()).value as SourceRow[])];
-  fake.network = "silent"; // packets vanish: no answer, not even to a break
-  const rest = (async () => {
-    for (;;) {
-      const next = await it.next();
-      if (next.done) return;
-      got.push(...(next.value as SourceRow[]));
-    }
-  })();
-  await until(() => warnings.length > 0, "the watchdog to give up on the hung call");
-  fake.network = "ok"; // the retry's fresh connection works
-  await rest;
+  fake.breakSessions("silent"); // the read's session: packets vanish, no answer, not even to a break
+  for (;;) {
+    const next = await it.next();
+    if (next.done) break;
+    got.push(...(next.value as SourceRow[]));
+  }
   t.same(
     got.map((r) => r.id),
     Array.from({ length: 60 }, (_, i) => String(i + 1)),
     "every row once, in order",
   );
+  t.equal(warnings.length, 1, "one retry");
   t.match((warnings[0] as CapturedWarning).obj, { err: /did not answer within 100 ms/ });
   t.equal(fake.connections[0]?.state, "open", "the hung connection could not even be closed (its close waits for the call) ...");
   t.equal(fake.pools[0]?.attributes.expireTime, 1, "... which is why the pool sets expireTime: TCP keepalive lets the OS find the dead peer");
@@ -52,7 +48,7 @@ t.test("close() returns even when a read's call and connection hang forever", { 
   stream.on("error", () => {});
   const it = stream[Symbol.asyncIterator]();
   await it.next();
-  fake.network = "silent";
+  fake.breakSessions("silent");
   void it.next().catch(() => undefined);
   await until(() => fake.executes.length > 0 && stream.readableLength === 0, "the next fetch to be in flight");
   await source.close(); // would wait for the call (60 s callTimeout that never fires) without a bound
@@ -65,17 +61,16 @@ t.test("a stalled server that answers the break ends the call with NJS-123, retr
   const stream = source.read({ after: null, limit: 1000, pageSize: 10, safetyLagSeconds: 0 });
   const it = stream[Symbol.asyncIterator]();
   const got: SourceRow[] = [...((await it.next()).value as SourceRow[])];
-  fake.network = "stalled";
-  const rest = (async () => {
-    for (;;) {
-      const next = await it.next();
-      if (next.done) return;
-      got.push(...(next.value as SourceRow[]));
-    }
-  })();
-  await until(() => warnings.length > 0, "a retry");
-  fake.network = "ok";
-  await rest;
-  t.equal(got.length, 30);
+  fake.breakSessions("stalled");
+  for (;;) {
+    const next = await it.next();
+    if (next.done) break;
+    got.push(...(next.value as SourceRow[]));
+  }
+  t.same(
+    got.map((r) => r.id),
+    Array.from({ length: 30 }, (_, i) => String(i + 1)),
+  );
+  t.equal(warnings.length, 1, "one retry");
   t.match((warnings[0] as CapturedWarning).obj, { err: /NJS-123/ });
 });

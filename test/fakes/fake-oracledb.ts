@@ -209,6 +209,8 @@ export class FakeConnection {
   /** SQL texts whose LOB columns already have their define (Thin's statement cache). */
   private readonly defined = new Set<string>();
   private inFlight: Promise<unknown> | null = null;
+  /** `silent`: the network drops every packet of this session; `stalled`: the server does not answer but honours a break. */
+  link: "ok" | "silent" | "stalled" = "ok";
 
   /**
    * One call to the database. With the network silently gone it never settles, callTimeout
@@ -219,8 +221,8 @@ export class FakeConnection {
     if (this.state === "released" || this.state === "dropped") return Promise.reject(driverError("NJS-003"));
     const run = (async () => {
       await this.db.gate;
-      if (this.db.network === "silent") await NEVER;
-      if (this.db.network === "stalled") {
+      if (this.link === "silent") await NEVER;
+      if (this.link === "stalled") {
         if (this.callTimeout <= 0) await NEVER;
         await new Promise((resolve) => setTimeout(resolve, this.callTimeout));
         throw driverError("NJS-123", `call timeout of ${this.callTimeout} ms exceeded`);
@@ -542,8 +544,6 @@ export class FakeOracle {
   nationalCharset = "AL16UTF16";
   /** Resolved immediately unless a test holds executes with `holdExecutes()`. */
   gate: Promise<void> = Promise.resolve();
-  /** `silent`: the network drops every packet; `stalled`: the server does not answer but honours a break. */
-  network: "ok" | "silent" | "stalled" = "ok";
   /** Round trips to the database, counted as Thin makes them. */
   roundTrips = 0;
   resultSetsOpen = 0;
@@ -628,6 +628,11 @@ export class FakeOracle {
       rule.failed++;
       throw typeof rule.error === "string" ? driverError(rule.error) : rule.error();
     }
+  }
+
+  /** The sessions checked out now lose their network silently (`silent`) or their server stalls (`stalled`); new ones are fine. */
+  breakSessions(link: "silent" | "stalled"): void {
+    for (const c of this.connections) if (c.state === "open") c.link = link;
   }
 
   /** Kills every session currently checked out (like ALTER SYSTEM KILL SESSION). */

@@ -174,6 +174,17 @@ export class OracleSource implements RowSource {
     return reader;
   }
 
+  /**
+   * Connects once and checks what the first read would otherwise find out: the server version
+   * (12.1+, 30-byte names below 12.2) and every column's type. For the service to call at
+   * start, so that a wrong setup fails in one line before the first cycle.
+   */
+  async check(): Promise<void> {
+    await this.withConnection("start check", async (conn) => {
+      await this.columnKinds(conn);
+    });
+  }
+
   async latest(safetyLagSeconds: number): Promise<Watermark | null> {
     return this.withConnection("latest-position query", async (conn) => {
       const kinds = await this.columnKinds(conn);

@@ -81,6 +81,14 @@ t.test("defect 3: Oracle before 12.1 is refused in one line; below 12.2 identifi
   t.match(e11, { name: "SourceError", transient: false, message: /12\.1 or later/ }, "11g: refused, not retried");
   t.notMatch((e11 as Error).message, /\n/, "in one line");
 
+  const startCheck = setupFake(3);
+  t.teardown(() => startCheck.source.close());
+  startCheck.fake.serverVersion = 1102000400;
+  await t.rejects(startCheck.source.check(), { name: "SourceError", transient: false, message: /12\.1 or later/ }, "check() at start says the same");
+  startCheck.fake.serverVersion = 1903000000;
+  await startCheck.source.check();
+  t.equal(startCheck.fake.connectionsOut, 0, "check() returns its connection");
+
   const long = `spc.${"T".repeat(31)}`; // a 31-byte table name: valid from 12.2 on
   const v121 = setupFake(3, { table: long });
   t.teardown(() => v121.source.close());

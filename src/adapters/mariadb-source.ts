@@ -168,7 +168,7 @@ export class MariadbSource implements RowSource {
             async (conn) => {
               if (upper === null) upper = await source.upperBound(conn, options.safetyLagSeconds);
               const sql = after
-                ? `SELECT ${columns} FROM ${source.quoted} WHERE (EVENT_TIMESTAMP > ? OR (EVENT_TIMESTAMP = ? AND ID > ?)) AND EVENT_TIMESTAMP <= ? ORDER BY EVENT_TIMESTAMP, ID LIMIT ?`
+                ? `SELECT ${columns} FROM ${source.quoted} WHERE EVENT_TIMESTAMP >= ? AND (EVENT_TIMESTAMP > ? OR ID > ?) AND EVENT_TIMESTAMP <= ? ORDER BY EVENT_TIMESTAMP, ID LIMIT ?`
                 : `SELECT ${columns} FROM ${source.quoted} WHERE EVENT_TIMESTAMP <= ? ORDER BY EVENT_TIMESTAMP, ID LIMIT ?`;
               // ID bound as a BigInt: a string would be compared as a double and lose exactness.
               const params = after ? [after.ts, after.ts, BigInt(after.id), upper, pageSize] : [upper, pageSize];

@@ -22,13 +22,25 @@ export interface OracleExecuteOptions {
   maxRows?: number;
   fetchArraySize?: number;
   prefetchRows?: number;
+  /** Return a cursor (`resultSet`) instead of fetching every row into `rows`. */
+  resultSet?: boolean;
+}
+/** A query's open cursor; must be closed on every path (its statement goes back to the cache). */
+export interface OracleResultSet {
+  /** The next rows, fewer than `n` only at the end (lib/thin/resultSet.js getRows). */
+  getRows(n: number): Promise<unknown[]>;
+  close(): Promise<void>;
 }
 export interface OracleResult {
   rows?: unknown[];
+  resultSet?: OracleResultSet;
   metaData?: OracleMetaData[];
 }
 export interface OracleConnection {
   callTimeout: number;
+  /** e.g. 1903000000 for 19.3 (major * 1e8 + minor * 1e6 + ...); set once connected. */
+  readonly oracleServerVersion?: number;
+  readonly oracleServerVersionString?: string;
   execute(sql: string, binds: Record<string, unknown>, options: OracleExecuteOptions): Promise<OracleResult>;
   close(options?: { drop?: boolean }): Promise<void>;
 }
@@ -80,12 +92,21 @@ export interface OraclePoolAttributes extends OracleNetAttributes {
   poolMax: number;
   poolIncrement: number;
   poolTimeout?: number;
+  /** Minutes between TCP keepalive probes (Thin: the connect descriptor's EXPIRE_TIME). */
+  expireTime?: number;
 }
 export interface OracleDriver {
   createPool(attributes: OraclePoolAttributes): Promise<OraclePool>;
   readonly OUT_FORMAT_OBJECT: number;
   readonly STRING: OracleDbType;
   readonly DB_TYPE_NUMBER: OracleDbType;
+  readonly DB_TYPE_VARCHAR: OracleDbType;
+  readonly DB_TYPE_NVARCHAR: OracleDbType;
+  readonly DB_TYPE_CHAR: OracleDbType;
+  readonly DB_TYPE_NCHAR: OracleDbType;
+  readonly DB_TYPE_RAW: OracleDbType;
+  readonly DB_TYPE_BLOB: OracleDbType;
+  readonly DB_TYPE_JSON: OracleDbType;
   readonly DB_TYPE_CLOB: OracleDbType;
   readonly DB_TYPE_NCLOB: OracleDbType;
   readonly DB_TYPE_DATE: OracleDbType;

@@ -2,7 +2,7 @@
  * The one place that decides which node-oracledb failures are worth retrying, and the one
  * place that turns a driver error into a SourceError.
  *
- * node-oracledb errors carry `code` ("ORA-00942", "NJS-500", "DPI-1067") and, for database
+ * node-oracledb errors carry `code` ("ORA-00942", "NJS-500") and, for database
  * errors, `errorNum`. `isRecoverable` is not reliable (FIELD-NOTES), so it is ignored. Thin
  * mode rewrites dead-connection ORA codes (ORA-03113, ORA-03135, ORA-01089, ORA-12537, ...)
  * to NJS-500 and keeps the original on a later line of the message
@@ -21,12 +21,13 @@ export const TRANSIENT_ORACLE_CODES: ReadonlySet<string> = new Set([
   "NJS-521", // end-of-file on communication channel
   "NJS-040", // pool queue timeout: every pooled connection busy
   "NJS-076", // pool queue full
-  "NJS-123", // call timeout exceeded (thin)
-  "DPI-1067", // call timeout exceeded (thick)
+  "NJS-123", // call timeout exceeded
   "ORA-01033", // initialization or shutdown in progress
   "ORA-01089", // immediate shutdown or close in progress
-  "ORA-12514", // service not (yet) registered with the listener
-  "NJS-518", // thin's form of ORA-12514
+  "ORA-00018", // maximum number of sessions exceeded: frees up as other sessions end
+  "ORA-00020", // maximum number of processes exceeded: likewise
+  "ORA-01555", // snapshot too old: a fresh query (from the last row emitted) takes a new snapshot
+  "ORA-08103", // object no longer exists: the segment was moved or truncated under the query
   "ORA-00060", // deadlock detected while waiting for resource
   "ORA-03113", // end-of-file on communication channel
   "ORA-03114", // not connected to Oracle
@@ -46,7 +47,24 @@ export const PERMANENT_ORACLE_CODES: ReadonlySet<string> = new Set([
   "NJS-514", // invalid connect string syntax
   "NJS-515", // invalid EZConnect syntax
   "NJS-517", // TNS alias not found
+  "NJS-138", // server version not supported by Thin mode (Oracle Database before 12.1)
 ]);
+
+/**
+ * The listener does not know the service: after a database restart the service registers a
+ * few seconds after the listener is up (transient), but a misspelt service name in the DSN
+ * never registers. So these are transient only once the source has connected at least once.
+ */
+export const UNREGISTERED_SERVICE_CODES: ReadonlySet<string> = new Set([
+  "NJS-518", // Thin's form of ORA-12514
+  "ORA-12514", // listener does not currently know of the service
+]);
+
+/** What the caller knows that the error alone does not say. */
+export interface ClassifyContext {
+  /** A connection to this DSN has succeeded before (in this process). */
+  connectedBefore: boolean;
+}
 
 const CODE_AT_LINE_START = /^(ORA|NJS|DPI)-(\d{3,5})\b/gm;
 
@@ -68,11 +86,12 @@ export function oracleErrorCodes(err: unknown): string[] {
  * be transient is permanent, so an unexpected failure surfaces at once instead of being
  * retried blindly. A SourceError keeps the decision made when it was created.
  */
-export function isTransientOracleError(err: unknown): boolean {
+export function isTransientOracleError(err: unknown, context: ClassifyContext = { connectedBefore: true }): boolean {
   if (err instanceof SourceError) return err.transient;
   // The first code the table knows decides: `code` is the driver's own verdict, later lines
   // only say what it was wrapped from.
   for (const code of oracleErrorCodes(err)) {
+    if (UNREGISTERED_SERVICE_CODES.has(code)) return context.connectedBefore;
     if (TRANSIENT_ORACLE_CODES.has(code)) return true;
     if (PERMANENT_ORACLE_CODES.has(code)) return false;
   }
@@ -84,9 +103,16 @@ export function isTransientOracleError(err: unknown): boolean {
  * driver error as `cause`. `secrets` (the password) are cut out of the text in case a
  * driver message ever echoes connect data.
  */
-export function toSourceError(err: unknown, table: string, action: string, secrets: readonly string[] = []): SourceError {
+export function toSourceError(
+  err: unknown,
+  table: string,
+  action: string,
+  secrets: readonly string[] = [],
+  context: ClassifyContext = { connectedBefore: true },
+): SourceError {
   if (err instanceof SourceError) return err;
-  const code = oracleErrorCodes(err)[0];
+  const codes = oracleErrorCodes(err);
+  const code = codes[0];
   const raw = err instanceof Error ? err.message : String(err);
   // Thin appends "Help: <url>" lines to ORA errors; keep the diagnostic lines only.
   const lines = raw
@@ -95,8 +121,10 @@ export function toSourceError(err: unknown, table: string, action: string, secre
     .filter((l) => l !== "" && !l.startsWith("Help:"));
   let text = lines.join(" / ") || "unknown error";
   if (code !== undefined && !text.includes(code)) text = `${code}: ${text}`;
+  if (!context.connectedBefore && codes.some((c) => UNREGISTERED_SERVICE_CODES.has(c))) text += " / check the service name in oracle_db.dsn";
+  if (codes.includes("NJS-138")) text += " / Thin mode needs Oracle Database 12.1 or later";
   for (const secret of secrets) {
     if (secret.length > 0) text = text.split(secret).join("***");
   }
-  return new SourceError(`Oracle ${action} on ${table} failed: ${text}`, isTransientOracleError(err), { cause: err });
+  return new SourceError(`Oracle ${action} on ${table} failed: ${text}`, isTransientOracleError(err, context), { cause: err });
 }

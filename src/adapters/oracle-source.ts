@@ -2,24 +2,28 @@
  * RowSource over an Oracle table (node-oracledb, Thin mode only: initOracleClient is never
  * called, so no Instant Client is needed).
  *
- *   read() ──_read()──► page query (FETCH FIRST n, keyset after the last row) ──► SourceRow[] chunk
- *                         ▲ one connection per read, held until end / error / destroy / close()
- *                         └ transient failure: drop that connection, back off, fresh connection, same page
+ *   read() ──► one cursor: execute(keyset query after the watermark, {resultSet: true})
+ *                 └─ _read() ──► getRows(pageSize): one round trip ──► SourceRow[] chunk
+ *              one connection held until end / error / destroy / close(); cursor closed on every path
+ *              transient failure: drop cursor and connection, back off, fresh connection,
+ *              new cursor after the last row emitted (exact: keyset order, same upper bound)
  *
- * One query per page: each page is an independent keyset query from the last row emitted,
- * so a page can be retried on a fresh connection without duplicating or skipping a row, and
- * nothing is fetched until the consumer asks (highWaterMark 1: at most one page waits in the
- * buffer while the consumer works on the previous one).
+ * Why a cursor and not a FETCH FIRST query per page: a page from an open cursor is one
+ * round trip (Thin's getRows(n) asks for exactly the missing rows), while a page query is an
+ * execute plus a fetch, and with a LOB column no prefetch at all, i.e. at least two round
+ * trips and a new index descent per page. Nothing is fetched until the consumer asks
+ * (highWaterMark 1: at most one page waits while the consumer works on the previous one).
  */
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { SourceError } from "../errors";
 import type { RetryPolicy } from "../pipeline/retry";
 import { withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
-import type { OracleConnection, OracleDbType, OracleDriver, OracleMetaData, OracleNetAttributes, OraclePool } from "./oracle-driver";
+import type { OracleConnection, OracleDbType, OracleDriver, OracleMetaData, OracleNetAttributes, OraclePool, OracleResultSet } from "./oracle-driver";
 import { isTransientOracleError, toSourceError } from "./oracle-errors";
-import type { ColumnKinds, Statement, TimestampKind } from "./oracle-sql";
-import { describeSql, latestStatement, normalizeZone, pageStatement, TS_TEXT, upperBoundStatement, validateTable } from "./oracle-sql";
+import { OracleReader } from "./oracle-reader";
+import type { ColumnKinds, Statement, TextKind, TimestampKind } from "./oracle-sql";
+import { describeSql, latestStatement, normalizeZone, pageStatement, upperBoundStatement, validateTable } from "./oracle-sql";
 
 export interface OracleSourceLogger {
   warn(obj: object, msg: string): void;
@@ -42,19 +46,51 @@ export interface OracleSourceOptions {
   fetchArraySize: number;
   /** Rows returned with a query's first round trip. */
   prefetchRows: number;
-  /** Longest a single database call may take, milliseconds; 0 = no limit. */
+  /**
+   * Longest a single database call may take, milliseconds; 0 = no limit. Also the source's
+   * own watchdog: a call still unanswered `watchdogGraceMs` later is abandoned with its
+   * connection (Thin's callTimeout only sends a break and waits for the server's answer).
+   */
   callTimeoutMs: number;
+  /** Slack past callTimeoutMs before the watchdog abandons a call; also bounds close(). Default 5000. */
+  watchdogGraceMs?: number;
+  /**
+   * Pool `expireTime`, minutes: TCP keepalive probes on idle and busy connections, so the OS
+   * notices a peer that vanished without a FIN/RST. Default 1; 0 disables.
+   */
+  expireTimeMinutes?: number;
   retry: RetryPolicy;
   /** Zone of the table's naive timestamps (`UTC`, `+09:00`, a region): the lag bound's clock and TIMESTAMP WITH TIME ZONE output use it. */
   timeZone: string;
   logger?: OracleSourceLogger;
   /** TCPS/wallet and tnsnames settings, passed to createPool as they are. */
   net?: OracleNetAttributes;
+  /**
+   * EVENT_DATA LOBs longer than this (characters of a CLOB/NCLOB, bytes of a BLOB) are not
+   * fetched: the row arrives with `eventData` null and `eventDataLength` set, to be
+   * dead-lettered. Unset: every value is fetched whole.
+   */
+  maxEventDataLength?: number;
+  /**
+   * `cursor` (default): one resultSet per read, a getRows() round trip per page. `pages`: a
+   * FETCH FIRST query per page (the earlier design; kept for the live suite's comparison).
+   */
+  readMode?: "cursor" | "pages";
   /** The oracledb module; tests inject a fake. */
   driver?: OracleDriver;
 }
 
+/**
+ * A SourceRow, plus `eventDataLength` when EVENT_DATA was left in the database because it is
+ * longer than `maxEventDataLength` (then `eventData` is null): the row must be dead-lettered,
+ * not published.
+ */
+export interface OracleSourceRow extends SourceRow {
+  eventDataLength?: number;
+}
+
 interface PageRow {
+  EVENT_DATA_LENGTH?: unknown;
   ID: unknown;
   CASE_ID: unknown;
   EVENT_TYPE: unknown;
@@ -72,7 +108,29 @@ export type {
   OraclePool,
   OraclePoolAttributes,
   OracleResult,
+  OracleResultSet,
 } from "./oracle-driver";
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** True when `work` settled within `ms` (its outcome is the caller's business). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const SILENT: OracleSourceLogger = { warn() {}, info() {}, debug() {} };
 
@@ -86,6 +144,14 @@ export class OracleSource implements RowSource {
   private kinds: ColumnKinds | null = null;
   private readonly readers = new Set<OracleReader>();
   private closed = false;
+  /** A connection has succeeded once: from then on an unknown service means a restart, not a typo. */
+  private connectedBefore = false;
+  private versionChecked = false;
+  /** Connections given up on by the watchdog: closing them could wait forever, so it is never awaited. */
+  private readonly abandoned = new WeakSet<OracleConnection>();
+  /** Calls in flight under a watchdog; close() gives up on them at once. */
+  private readonly pending = new Set<(err: SourceError) => void>();
+  private readonly graceMs: number;
 
   constructor(options: OracleSourceOptions) {
     this.table = validateTable(options.table ?? "spc.TXLOG_EVENTS");
@@ -93,7 +159,11 @@ export class OracleSource implements RowSource {
     for (const key of ["poolMax", "fetchArraySize"] as const) {
       if (!Number.isInteger(options[key]) || options[key] < 1) throw new SourceError(`Oracle source for ${this.table}: ${key} must be an integer >= 1`, false);
     }
+    const max = options.maxEventDataLength;
+    if (max !== undefined && (!Number.isInteger(max) || max < 1))
+      throw new SourceError(`Oracle source for ${this.table}: maxEventDataLength must be an integer >= 1`, false);
     this.opts = options;
+    this.graceMs = options.watchdogGraceMs ?? 5000;
     this.log = options.logger ?? SILENT;
     // Loaded lazily so a MariaDB-only deployment never loads the driver.
     this.driver = options.driver ?? (require("oracledb") as OracleDriver);
@@ -106,6 +176,17 @@ export class OracleSource implements RowSource {
     return reader;
   }
 
+  /**
+   * Connects once and checks what the first read would otherwise find out: the server version
+   * (12.1+, 30-byte names below 12.2) and every column's type. For the service to call at
+   * start, so that a wrong setup fails in one line before the first cycle.
+   */
+  async check(): Promise<void> {
+    await this.withConnection("start check", async (conn) => {
+      await this.columnKinds(conn);
+    });
+  }
+
   async latest(safetyLagSeconds: number): Promise<Watermark | null> {
     return this.withConnection("latest-position query", async (conn) => {
       const kinds = await this.columnKinds(conn);
@@ -116,20 +197,83 @@ export class OracleSource implements RowSource {
     });
   }
 
-  /** Ends every read in progress (their connections go back first), then closes the pool. Idempotent. */
+  /**
+   * Ends every read in progress (their connections go back first), then closes the pool.
+   * Idempotent, and bounded: a read whose call hangs on a dead connection is given
+   * `watchdogGraceMs` to end, and so is the pool, so shutdown never waits on Oracle.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.readers].map((r) => r.abort(new SourceError(`Oracle source ${this.table} was closed during a read`, false))));
+    const closing = new SourceError(`Oracle source ${this.table} was closed during a read`, false);
+    const reads = Promise.all([...this.readers].map((r) => r.abort(closing)));
+    // Shutdown does not wait out a call: each one in flight is abandoned with its connection.
+    for (const expire of [...this.pending]) expire(closing);
+    if (!(await settlesWithin(reads, this.graceMs))) {
+      this.log.warn({ table: this.table, grace_ms: this.graceMs }, "an Oracle read did not end in time on close; its connection is abandoned");
+    }
     const pool = this.pool;
     this.pool = null;
     if (pool) {
-      try {
-        await (await pool).close(0);
-      } catch (err) {
-        this.log.warn({ table: this.table, err: String(err) }, "closing the Oracle pool failed");
-      }
+      const closing = pool.then((p) => p.close(0));
+      closing.catch((err: unknown) => this.log.warn({ table: this.table, err: String(err) }, "closing the Oracle pool failed"));
+      if (!(await settlesWithin(closing, this.graceMs)))
+        this.log.warn({ table: this.table, grace_ms: this.graceMs }, "the Oracle pool did not close in time; giving up on it");
     }
+  }
+
+  /**
+   * `call`, or a transient SourceError once it has outlasted callTimeout + grace. Thin's
+   * callTimeout sends a break and waits for the server's answer, which never comes over a
+   * silently dropped connection; so past the grace the connection is abandoned (closed with
+   * drop in the background, never awaited) and the caller retries on a fresh one.
+   */
+  guard<T>(conn: OracleConnection, what: string, call: Promise<T>): Promise<T> {
+    const limit = this.opts.callTimeoutMs;
+    if (limit <= 0) return call;
+    const ms = limit + this.graceMs;
+    return new Promise<T>((resolve, reject) => {
+      const expire = (err: SourceError) => {
+        settle();
+        this.abandon(conn);
+        reject(err);
+      };
+      const timer = setTimeout(
+        () =>
+          expire(
+            new SourceError(`Oracle ${what} on ${this.table} did not answer within ${ms} ms (call_timeout + ${this.graceMs} ms); connection abandoned`, true),
+          ),
+        ms,
+      );
+      const settle = () => {
+        clearTimeout(timer);
+        this.pending.delete(expire);
+      };
+      this.pending.add(expire);
+      call.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (err: unknown) => {
+          settle();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** Closes a cursor, bounded like every call (on an abandoned connection it could wait forever). */
+  async closeCursor(cursor: OracleResultSet): Promise<void> {
+    const closing = cursor.close();
+    closing.catch((err: unknown) => this.log.debug({ table: this.table, err: String(err) }, "closing an Oracle cursor failed"));
+    await settlesWithin(closing, this.graceMs);
+  }
+
+  private abandon(conn: OracleConnection): void {
+    if (this.abandoned.has(conn)) return;
+    this.abandoned.add(conn);
+    conn.close({ drop: true }).catch(() => undefined);
   }
 
   // ---- Used by OracleReader ----
@@ -139,17 +283,27 @@ export class OracleSource implements RowSource {
     if (this.closed) throw new SourceError(`Oracle source ${this.table} is closed`, false);
     const pool = await this.getPool();
     const conn = await pool.getConnection();
+    this.connectedBefore = true;
     if (this.opts.callTimeoutMs > 0) conn.callTimeout = this.opts.callTimeoutMs;
+    if (!this.versionChecked) {
+      try {
+        this.checkServerVersion(conn);
+      } catch (err) {
+        await this.release(conn, false);
+        throw err;
+      }
+      this.versionChecked = true;
+    }
     return conn;
   }
 
   /** Returns a connection to the pool; `broken` drops it instead so a dead session is never reused. */
   async release(conn: OracleConnection, broken: boolean): Promise<void> {
-    try {
-      await (broken ? conn.close({ drop: true }) : conn.close());
-    } catch (err) {
-      this.log.debug({ table: this.table, err: String(err) }, "releasing an Oracle connection failed");
-    }
+    if (this.abandoned.has(conn)) return;
+    const closing = broken ? conn.close({ drop: true }) : conn.close();
+    closing.catch((err: unknown) => this.log.debug({ table: this.table, err: String(err) }, "releasing an Oracle connection failed"));
+    // Closing waits for a call in flight: bounded, like every call.
+    if (!(await settlesWithin(closing, this.graceMs))) this.abandoned.add(conn);
   }
 
   retrying<T>(action: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -158,11 +312,13 @@ export class OracleSource implements RowSource {
         try {
           return await fn();
         } catch (err) {
-          throw toSourceError(err, this.table, action, [this.opts.password, this.opts.net?.walletPassword ?? ""]);
+          throw toSourceError(err, this.table, action, [this.opts.password, this.opts.net?.walletPassword ?? ""], {
+            connectedBefore: this.connectedBefore,
+          });
         }
       },
       this.opts.retry,
-      isTransientOracleError,
+      (err) => isTransientOracleError(err, { connectedBefore: this.connectedBefore }),
       (err, attempt, waitMs) => this.log.warn({ table: this.table, attempt, waitMs, err: (err as Error).message }, `Oracle ${action} failed; retrying`),
       signal,
     );
@@ -170,15 +326,51 @@ export class OracleSource implements RowSource {
 
   async columnKinds(conn: OracleConnection): Promise<ColumnKinds> {
     if (this.kinds) return this.kinds;
-    const result = await conn.execute(describeSql(this.table), {}, { outFormat: this.driver.OUT_FORMAT_OBJECT, maxRows: 1 });
+    const result = await this.guard(
+      conn,
+      "column type query",
+      conn.execute(describeSql(this.table), {}, { outFormat: this.driver.OUT_FORMAT_OBJECT, maxRows: 1 }),
+    );
     const meta = new Map((result.metaData ?? []).map((m) => [m.name.toUpperCase(), m]));
     const id = meta.get("ID");
     if (id?.dbType !== this.driver.DB_TYPE_NUMBER) {
       throw new SourceError(`Oracle table ${this.table}: ID must be a NUMBER column for numeric keyset order, found ${id?.dbTypeName ?? "none"}`, false);
     }
-    this.kinds = { eventTimestamp: this.kindOf(meta.get("EVENT_TIMESTAMP"), "EVENT_TIMESTAMP"), createdAt: this.kindOf(meta.get("CREATED_AT"), "CREATED_AT") };
+    this.kinds = {
+      eventTimestamp: this.kindOf(meta.get("EVENT_TIMESTAMP"), "EVENT_TIMESTAMP"),
+      createdAt: this.kindOf(meta.get("CREATED_AT"), "CREATED_AT"),
+      caseId: this.textKindOf(meta.get("CASE_ID"), "CASE_ID", false),
+      eventType: this.textKindOf(meta.get("EVENT_TYPE"), "EVENT_TYPE", false),
+      eventData: this.textKindOf(meta.get("EVENT_DATA"), "EVENT_DATA", true),
+    };
     this.log.debug({ table: this.table, kinds: this.kinds }, "Oracle column types read");
     return this.kinds;
+  }
+
+  /**
+   * Thin mode needs Oracle Database 12.1+ (it refuses older servers itself with NJS-138; this
+   * catches them under any driver mode), and before 12.2 an identifier is at most 30 bytes,
+   * which `validateTable` (128) cannot know without the version.
+   */
+  private checkServerVersion(conn: OracleConnection): void {
+    const version = conn.oracleServerVersion;
+    if (typeof version !== "number" || version <= 0) return;
+    const shown = conn.oracleServerVersionString ?? String(version);
+    this.log.info({ table: this.table, server_version: shown }, "Oracle server version");
+    if (version < 1201000000) {
+      throw new SourceError(`Oracle source ${this.table}: Oracle Database ${shown} is not supported; Thin mode needs Oracle Database 12.1 or later`, false);
+    }
+    if (version < 1202000000) {
+      for (const part of this.table.split(".")) {
+        const bytes = Buffer.byteLength(part);
+        if (bytes > 30) {
+          throw new SourceError(
+            `Oracle source table ${this.table}: ${part} is ${bytes} bytes, but Oracle Database ${shown} (before 12.2) allows identifiers of at most 30 bytes; 12.1 is the oldest supported version`,
+            false,
+          );
+        }
+      }
+    }
   }
 
   async upperBound(conn: OracleConnection, lagSeconds: number): Promise<string> {
@@ -186,17 +378,48 @@ export class OracleSource implements RowSource {
     return this.text(rows[0]?.UPPER_BOUND, "UPPER_BOUND");
   }
 
-  async page(conn: OracleConnection, after: Watermark | null, upper: string, n: number): Promise<SourceRow[]> {
+  /**
+   * Opens the read's cursor: rows strictly after `after`, at or below `upper`, at most `n`
+   * (the rows the read may still emit), in keyset order. Its rows are fetched with `rows()`.
+   */
+  async openCursor(conn: OracleConnection, after: Watermark | null, upper: string, n: number, pageSize: number): Promise<OracleResultSet> {
     const kinds = await this.columnKinds(conn);
-    const rows = await this.run<PageRow>(conn, pageStatement(this.table, kinds, this.zone, after, upper, n), n);
-    return rows.map((r) => ({
-      id: this.text(r.ID, "ID"),
-      caseId: this.textOrNull(r.CASE_ID, "CASE_ID"),
-      eventType: this.textOrNull(r.EVENT_TYPE, "EVENT_TYPE"),
-      eventData: this.textOrNull(r.EVENT_DATA, "EVENT_DATA"),
-      eventTimestamp: this.text(r.EVENT_TS, "EVENT_TIMESTAMP"),
-      createdAt: this.textOrNull(r.CREATED_TS, "CREATED_AT"),
-    }));
+    const stmt = pageStatement(this.table, kinds, this.zone, after, upper, n, this.opts.maxEventDataLength);
+    const execute = conn.execute(stmt.sql, stmt.binds, {
+      resultSet: true,
+      outFormat: this.driver.OUT_FORMAT_OBJECT,
+      fetchTypeHandler: this.fetchTypeHandler,
+      // getRows(pageSize) asks for exactly the rows it lacks in one round trip; these only
+      // size the first round trip (ignored with a LOB column, which never prefetches).
+      fetchArraySize: Math.max(1, Math.min(this.opts.fetchArraySize, pageSize)),
+      prefetchRows: Math.min(this.opts.prefetchRows, pageSize),
+    });
+    const result = await this.guard(conn, "page query", execute);
+    if (!result.resultSet) throw new SourceError(`Oracle page query on ${this.table} returned no result set`, false);
+    return result.resultSet;
+  }
+
+  /** The next `n` rows of a cursor (fewer only at its end), as SourceRows. */
+  async rows(conn: OracleConnection, cursor: OracleResultSet, n: number): Promise<OracleSourceRow[]> {
+    const raw = (await this.guard(conn, "fetch", cursor.getRows(n))) as PageRow[];
+    const max = this.opts.maxEventDataLength;
+    return raw.map((r) => {
+      const row: OracleSourceRow = {
+        id: this.text(r.ID, "ID"),
+        caseId: this.textOrNull(r.CASE_ID, "CASE_ID"),
+        eventType: this.textOrNull(r.EVENT_TYPE, "EVENT_TYPE"),
+        eventData: Buffer.isBuffer(r.EVENT_DATA) ? this.utf8(r.EVENT_DATA, r.ID) : this.textOrNull(r.EVENT_DATA, "EVENT_DATA"),
+        eventTimestamp: this.text(r.EVENT_TS, "EVENT_TIMESTAMP"),
+        createdAt: this.textOrNull(r.CREATED_TS, "CREATED_AT"),
+      };
+      const length = r.EVENT_DATA_LENGTH === null || r.EVENT_DATA_LENGTH === undefined ? null : Number(r.EVENT_DATA_LENGTH);
+      if (max !== undefined && length !== null && length > max) row.eventDataLength = length;
+      return row;
+    });
+  }
+
+  get readMode(): "cursor" | "pages" {
+    return this.opts.readMode ?? "cursor";
   }
 
   // ---- Internals ----
@@ -213,6 +436,7 @@ export class OracleSource implements RowSource {
         poolIncrement: 1,
         ...o.net,
         ...(o.poolTimeoutSeconds !== undefined ? { poolTimeout: o.poolTimeoutSeconds } : {}),
+        expireTime: o.expireTimeMinutes ?? 1,
       });
       this.pool = attempt;
       // A failed creation must not stick: the next attempt creates the pool again.
@@ -239,17 +463,18 @@ export class OracleSource implements RowSource {
   }
 
   /**
-   * Every NUMBER as a string (exact past 2^53) and every CLOB/NCLOB as a string (no Lob
-   * objects); the timestamps are already TO_CHAR text.
+   * Every NUMBER as a string (exact past 2^53), every CLOB/NCLOB as a string and every BLOB
+   * as a Buffer (no Lob objects); the timestamps are already TO_CHAR text.
    */
   private readonly fetchTypeHandler = (meta: OracleMetaData): { type: OracleDbType } | undefined => {
     const d = this.driver;
     if (meta.dbType === d.DB_TYPE_NUMBER || meta.dbType === d.DB_TYPE_CLOB || meta.dbType === d.DB_TYPE_NCLOB) return { type: d.STRING };
+    if (meta.dbType === d.DB_TYPE_BLOB) return { type: d.DB_TYPE_RAW }; // a Buffer, not a Lob
     return undefined;
   };
 
   private async run<T>(conn: OracleConnection, stmt: Statement, n = 1): Promise<T[]> {
-    const result = await conn.execute(stmt.sql, stmt.binds, {
+    const execute = conn.execute(stmt.sql, stmt.binds, {
       outFormat: this.driver.OUT_FORMAT_OBJECT,
       fetchTypeHandler: this.fetchTypeHandler,
       // maxRows guards memory even if the SQL's FETCH FIRST were ever lost.
@@ -257,7 +482,25 @@ export class OracleSource implements RowSource {
       fetchArraySize: Math.max(1, Math.min(this.opts.fetchArraySize, n)),
       prefetchRows: Math.min(this.opts.prefetchRows, n + 1),
     });
+    const result = await this.guard(conn, "query", execute);
     return (result.rows ?? []) as T[];
+  }
+
+  /** Every text column's type is checked here, at start, rather than by the first non-NULL row. */
+  private textKindOf(meta: OracleMetaData | undefined, column: string, lob: boolean): TextKind {
+    const d = this.driver;
+    const t = meta?.dbType;
+    if (t === d.DB_TYPE_VARCHAR || t === d.DB_TYPE_CHAR || t === d.DB_TYPE_NUMBER) return "text";
+    if (t === d.DB_TYPE_NVARCHAR || t === d.DB_TYPE_NCHAR) return "ntext";
+    if (lob && t === d.DB_TYPE_CLOB) return "clob";
+    if (lob && t === d.DB_TYPE_NCLOB) return "nclob";
+    if (lob && t === d.DB_TYPE_JSON) return "json";
+    if (lob && t === d.DB_TYPE_BLOB) return "blob";
+    const allowed = lob ? "VARCHAR2, NVARCHAR2, CHAR, NCHAR, NUMBER, CLOB, NCLOB, JSON or BLOB (UTF-8 text)" : "VARCHAR2, NVARCHAR2, CHAR, NCHAR or NUMBER";
+    throw new SourceError(
+      `Oracle table ${this.table}: ${column} is ${meta?.dbTypeName ?? "missing"}; it must be ${allowed} (select it through a view that converts it, e.g. TO_CLOB or TO_CHAR)`,
+      false,
+    );
   }
 
   private kindOf(meta: OracleMetaData | undefined, column: string): TimestampKind {
@@ -269,7 +512,8 @@ export class OracleSource implements RowSource {
     }
     if (t === d.DB_TYPE_DATE) return "date";
     if (t === d.DB_TYPE_TIMESTAMP) return "timestamp";
-    if (t === d.DB_TYPE_TIMESTAMP_TZ || t === d.DB_TYPE_TIMESTAMP_LTZ) return "zoned";
+    if (t === d.DB_TYPE_TIMESTAMP_TZ) return "zoned";
+    if (t === d.DB_TYPE_TIMESTAMP_LTZ) return "ltz";
     throw new SourceError(
       `Oracle table ${this.table}: ${column} must be DATE or TIMESTAMP [WITH [LOCAL] TIME ZONE], found ${meta?.dbTypeName ?? "no such column"}`,
       false,
@@ -281,117 +525,16 @@ export class OracleSource implements RowSource {
     throw new SourceError(`Oracle table ${this.table}: ${column} arrived as ${v === null ? "NULL" : typeof v}, expected text`, false);
   }
 
+  /** A BLOB's bytes as text; bytes that are not UTF-8 are refused rather than replaced. */
+  private utf8(bytes: Buffer, id: unknown): string {
+    try {
+      return UTF8.decode(bytes);
+    } catch {
+      throw new SourceError(`Oracle table ${this.table}: EVENT_DATA of ID ${String(id)} is a BLOB that is not valid UTF-8 text`, false);
+    }
+  }
+
   private textOrNull(v: unknown, column: string): string | null {
     return v === null || v === undefined ? null : this.text(v, column);
-  }
-}
-
-/** One read(): pages fetched on demand over one held connection. */
-class OracleReader extends Readable {
-  private conn: OracleConnection | null = null;
-  private upper: string | null = null;
-  private cursor: Watermark | null;
-  private emitted = 0;
-  private started = false;
-  private inFlight: Promise<unknown> | null = null;
-  private readonly stop = new AbortController();
-
-  constructor(
-    private readonly source: OracleSource,
-    private readonly options: ReadOptions,
-  ) {
-    super({ objectMode: true, highWaterMark: 1 });
-    this.cursor = options.after;
-  }
-
-  override _read(): void {
-    const work = this.next();
-    this.inFlight = work;
-    work.then(
-      () => {
-        this.inFlight = null;
-      },
-      (err: unknown) => {
-        this.inFlight = null;
-        this.destroy(err as Error);
-      },
-    );
-  }
-
-  /** Destroys the read and resolves once its connection is back. */
-  async abort(err: Error): Promise<void> {
-    if (!this.destroyed) this.destroy(err);
-    if (!this.closed) await new Promise((resolve) => this.once("close", resolve));
-  }
-
-  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.stop.abort(err ?? new Error("read destroyed"));
-    // A call in flight cannot be taken back: let it settle (callTimeout bounds it), then release.
-    const settled = this.inFlight ? this.inFlight.catch(() => undefined) : Promise.resolve();
-    void settled.then(() => this.releaseConnection(false)).then(() => callback(err));
-  }
-
-  private async next(): Promise<void> {
-    const { limit, pageSize } = this.options;
-    if (!this.started) {
-      this.started = true;
-      this.validate();
-    }
-    const n = Math.min(pageSize, limit - this.emitted);
-    if (n <= 0) return this.finish();
-    const rows = await this.source.retrying("page query", () => this.fetch(n), this.stop.signal);
-    if (this.destroyed) return;
-    const last = rows[rows.length - 1];
-    if (last !== undefined) {
-      this.emitted += rows.length;
-      this.cursor = { ts: last.eventTimestamp, id: last.id };
-    }
-    // A short page means nothing else is at or below the upper bound.
-    if (rows.length < n || this.emitted >= limit) {
-      await this.releaseConnection(false);
-      if (rows.length > 0) this.push(rows);
-      this.push(null);
-      return;
-    }
-    this.push(rows);
-  }
-
-  private async fetch(n: number): Promise<SourceRow[]> {
-    try {
-      // Each step re-checks for destroy()/close(): a destroyed read must not start another call.
-      const signal = this.stop.signal;
-      signal.throwIfAborted();
-      if (!this.conn) this.conn = await this.source.acquire();
-      signal.throwIfAborted();
-      // Taken once per read: later pages keep the same bound even across a reconnect.
-      if (this.upper === null) this.upper = await this.source.upperBound(this.conn, this.options.safetyLagSeconds);
-      signal.throwIfAborted();
-      return await this.source.page(this.conn, this.cursor, this.upper, n);
-    } catch (err) {
-      // The next attempt gets a fresh connection; a possibly dead one is dropped from the pool.
-      await this.releaseConnection(isTransientOracleError(err));
-      throw err;
-    }
-  }
-
-  private async finish(): Promise<void> {
-    await this.releaseConnection(false);
-    this.push(null);
-  }
-
-  private async releaseConnection(broken: boolean): Promise<void> {
-    const conn = this.conn;
-    this.conn = null;
-    if (conn) await this.source.release(conn, broken);
-  }
-
-  private validate(): void {
-    const { after, limit, pageSize, safetyLagSeconds } = this.options;
-    const bad = (what: string) => new SourceError(`Oracle read of ${this.source.table}: ${what}`, false);
-    if (!Number.isInteger(pageSize) || pageSize < 1) throw bad(`pageSize must be an integer >= 1, got ${pageSize}`);
-    if (!Number.isInteger(limit) || limit < 0) throw bad(`limit must be an integer >= 0, got ${limit}`);
-    if (!Number.isFinite(safetyLagSeconds) || safetyLagSeconds < 0) throw bad(`safetyLagSeconds must be >= 0, got ${safetyLagSeconds}`);
-    if (after && !TS_TEXT.test(after.ts)) throw bad(`watermark timestamp ${JSON.stringify(after.ts)} is not YYYY-MM-DD HH:MM:SS.ffffff`);
-    if (after && !/^-?\d+$/.test(after.id)) throw bad(`watermark id ${JSON.stringify(after.id)} is not an integer`);
   }
 }

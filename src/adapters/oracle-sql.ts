@@ -8,14 +8,17 @@
  * column's type, read once from the query metadata:
  *
  *   kind       column type                         selected as                              bound value
- *   date       DATE                                TO_CHAR(c,'...SS') || '.000000'          TO_DATE(SUBSTR(:x,1,19),'...SS')
+ *   date       DATE                                TO_CHAR(c,'...SS".000000"')              TO_DATE(SUBSTR(:x,1,19),'...SS')
  *   timestamp  TIMESTAMP(0..6)                     TO_CHAR(c, FMT)                          TO_TIMESTAMP(:x, FMT)
- *   zoned      TIMESTAMP WITH [LOCAL] TIME ZONE    TO_CHAR((c AT TIME ZONE :zone), FMT)     FROM_TZ(TO_TIMESTAMP(:x, FMT), :zone)
+ *   zoned      TIMESTAMP WITH TIME ZONE            TO_CHAR((c AT TIME ZONE :zone), FMT)     FROM_TZ(TO_TIMESTAMP(:x, FMT), :zone)
+ *   ltz        TIMESTAMP WITH LOCAL TIME ZONE      TO_CHAR((c AT TIME ZONE :zone), FMT)     CAST(FROM_TZ(...) AS TIMESTAMP WITH LOCAL TIME ZONE)
  *
  * Comparisons keep the bare column on the left, so the (EVENT_TIMESTAMP, ID) index serves
- * the predicate and the ORDER BY: for `date` the bound side is made a DATE (comparing a DATE
- * column with a TIMESTAMP would convert the column and lose the index); for `zoned` the bound
- * side is an instant in `:zone`, compared by instant.
+ * the predicate and the ORDER BY: the bound side always has the column's own type, since
+ * Oracle converts the other side of a mixed comparison and a converted column cannot seek the
+ * index. So for `date` the bound is a DATE (not a TIMESTAMP), for `zoned` an instant in
+ * `:zone`, and for `ltz` that instant cast to TIMESTAMP WITH LOCAL TIME ZONE (compared with
+ * a WITH TIME ZONE value, the LTZ column itself would be converted).
  */
 import { SourceError } from "../errors";
 
@@ -26,12 +29,61 @@ const DATE_FORMAT = "YYYY-MM-DD HH24:MI:SS";
 /** The `Watermark.ts` shape: exactly what TO_CHAR(..., TS_FORMAT) produces. */
 export const TS_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
 
-export type TimestampKind = "date" | "timestamp" | "zoned";
+export type TimestampKind = "date" | "timestamp" | "zoned" | "ltz";
 
-/** How the two timestamp columns of the configured table are typed. */
+/**
+ * How a text column is selected so that it arrives as a JS string (or, for `blob`, a Buffer
+ * of UTF-8) whatever its Oracle type:
+ *   text   VARCHAR2, CHAR, NUMBER (as STRING via the fetch type handler)
+ *   clob   CLOB               as STRING via the fetch type handler
+ *   ntext  NVARCHAR2, NCHAR   TO_CHAR(c): converted to the database character set by the
+ *                             server; Thin decodes NCHAR data itself only in AL16UTF16 (NJS-100)
+ *   nclob  NCLOB              TO_CLOB(c), for the same reason
+ *   json   JSON (21c+)        JSON_SERIALIZE(c RETURNING CLOB): text made by the server, exact
+ *                             (decoding OSON in the driver would turn big numbers into doubles)
+ *   blob   BLOB               fetched as a Buffer and decoded as UTF-8 (Oracle's advice for
+ *                             JSON before 21c is a BLOB with an IS JSON check)
+ */
+export type TextKind = "text" | "clob" | "ntext" | "nclob" | "json" | "blob";
+
+/** Kinds whose length DBMS_LOB.GETLENGTH can tell before the value is fetched. */
+const LOB_KINDS: ReadonlySet<TextKind | undefined> = new Set(["clob", "nclob", "blob"]);
+
+/** How the columns of the configured table are typed (read once from the query metadata). */
 export interface ColumnKinds {
   eventTimestamp: TimestampKind;
   createdAt: TimestampKind;
+  caseId?: TextKind;
+  eventType?: TextKind;
+  eventData?: TextKind;
+}
+
+function textValue(column: string, kind: TextKind | undefined): string {
+  switch (kind) {
+    case "ntext":
+      return `TO_CHAR(${column})`;
+    case "nclob":
+      return `TO_CLOB(${column})`;
+    case "json":
+      return `JSON_SERIALIZE(${column} RETURNING CLOB)`;
+    default:
+      return column;
+  }
+}
+
+const textColumn = (column: string, kind: TextKind | undefined): string => {
+  const value = textValue(column, kind);
+  return value === column ? column : `${value} AS ${column}`;
+};
+
+/**
+ * EVENT_DATA, and with a length limit its length: a LOB longer than `:maxlen` (characters of a
+ * CLOB/NCLOB, bytes of a BLOB) comes back as NULL with EVENT_DATA_LENGTH set, so it is never
+ * loaded into memory. A CLOB of at most `:maxlen` characters is at most 4 x `:maxlen` bytes.
+ */
+function eventDataColumns(kind: TextKind | undefined, guarded: boolean): string {
+  if (!guarded || !LOB_KINDS.has(kind)) return textColumn("EVENT_DATA", kind);
+  return `CASE WHEN DBMS_LOB.GETLENGTH(EVENT_DATA) <= :maxlen THEN ${textValue("EVENT_DATA", kind)} END AS EVENT_DATA, DBMS_LOB.GETLENGTH(EVENT_DATA) AS EVENT_DATA_LENGTH`;
 }
 
 const IDENT = /^[A-Za-z][A-Za-z0-9_$#]{0,127}$/;
@@ -68,11 +120,14 @@ export function normalizeZone(zone: string): string {
 function asText(column: string, kind: TimestampKind): string {
   switch (kind) {
     case "date":
-      // FF is not valid for DATE (ORA-01821); a DATE has no fraction, so append it.
-      return `TO_CHAR(${column}, '${DATE_FORMAT}') || '.000000'`;
+      // FF is not valid for DATE (ORA-01821); a DATE has no fraction, so the mask writes it
+      // as a literal. Not `|| '.000000'`: in Oracle NULL || 'x' is 'x', so a NULL would
+      // become ".000000" instead of staying NULL.
+      return `TO_CHAR(${column}, '${DATE_FORMAT}".000000"')`;
     case "timestamp":
       return `TO_CHAR(${column}, '${TS_FORMAT}')`;
     case "zoned":
+    case "ltz":
       return `TO_CHAR((${column} AT TIME ZONE :zone), '${TS_FORMAT}')`;
   }
 }
@@ -88,10 +143,12 @@ function asValue(bind: string, kind: TimestampKind): string {
       return `TO_TIMESTAMP(:${bind}, '${TS_FORMAT}')`;
     case "zoned":
       return `FROM_TZ(TO_TIMESTAMP(:${bind}, '${TS_FORMAT}'), :zone)`;
+    case "ltz":
+      return `CAST(FROM_TZ(TO_TIMESTAMP(:${bind}, '${TS_FORMAT}'), :zone) AS TIMESTAMP WITH LOCAL TIME ZONE)`;
   }
 }
 
-const usesZone = (kinds: ColumnKinds, ...which: (keyof ColumnKinds)[]): boolean => which.some((k) => kinds[k] === "zoned");
+const usesZone = (kinds: ColumnKinds, ...which: (keyof ColumnKinds)[]): boolean => which.some((k) => kinds[k] === "zoned" || kinds[k] === "ltz");
 
 export interface Statement {
   sql: string;
@@ -119,17 +176,29 @@ export function upperBoundStatement(zone: string, lagSeconds: number): Statement
 
 // Aliases differ from the column names: Oracle resolves ORDER BY names against select-list
 // aliases first, and ordering by the TO_CHAR text would defeat the index.
-const SELECT_LIST = (k: ColumnKinds): string =>
-  `SELECT ID, CASE_ID, EVENT_TYPE, EVENT_DATA, ${asText("EVENT_TIMESTAMP", k.eventTimestamp)} AS EVENT_TS, ${asText("CREATED_AT", k.createdAt)} AS CREATED_TS`;
+const SELECT_LIST = (k: ColumnKinds, guarded: boolean): string =>
+  `SELECT ID, ${textColumn("CASE_ID", k.caseId)}, ${textColumn("EVENT_TYPE", k.eventType)}, ${eventDataColumns(k.eventData, guarded)}, ${asText("EVENT_TIMESTAMP", k.eventTimestamp)} AS EVENT_TS, ${asText("CREATED_AT", k.createdAt)} AS CREATED_TS`;
 
 /**
  * One page in keyset order: rows strictly after (t, id), at or below `upper`, at most `n`.
- * Oracle has no row-value comparison, hence the OR form (FIELD-NOTES).
+ * Oracle has no row-value comparison. The seek form `TS >= :t AND (TS > :t OR ID > :id)`
+ * selects the same rows as `TS > :t OR (TS = :t AND ID > :id)` but gives the optimizer a
+ * range start on the leading index column: the index range scan begins at the watermark
+ * instead of at the index's first entry, so a page costs O(page), not O(backlog).
  */
-export function pageStatement(table: string, kinds: ColumnKinds, zone: string, after: { ts: string; id: string } | null, upper: string, n: number): Statement {
+export function pageStatement(
+  table: string,
+  kinds: ColumnKinds,
+  zone: string,
+  after: { ts: string; id: string } | null,
+  upper: string,
+  n: number,
+  maxEventDataLength?: number,
+): Statement {
+  const guarded = maxEventDataLength !== undefined && LOB_KINDS.has(kinds.eventData);
   const ts = kinds.eventTimestamp;
   const where = [
-    ...(after ? [`(EVENT_TIMESTAMP > ${asValue("t", ts)} OR (EVENT_TIMESTAMP = ${asValue("t", ts)} AND ID > :id))`] : []),
+    ...(after ? [`EVENT_TIMESTAMP >= ${asValue("t", ts)}`, `(EVENT_TIMESTAMP > ${asValue("t", ts)} OR ID > :id)`] : []),
     `EVENT_TIMESTAMP <= ${asValue("upper", ts)}`,
   ].join(" AND ");
   const binds: Record<string, string | number> = {
@@ -137,9 +206,10 @@ export function pageStatement(table: string, kinds: ColumnKinds, zone: string, a
     upper,
     n,
     ...(usesZone(kinds, "eventTimestamp", "createdAt") ? { zone } : {}),
+    ...(guarded ? { maxlen: maxEventDataLength } : {}),
   };
   return {
-    sql: `${SELECT_LIST(kinds)} FROM ${table} WHERE ${where} ORDER BY EVENT_TIMESTAMP, ID FETCH FIRST :n ROWS ONLY`,
+    sql: `${SELECT_LIST(kinds, guarded)} FROM ${table} WHERE ${where} ORDER BY EVENT_TIMESTAMP, ID FETCH FIRST :n ROWS ONLY`,
     binds,
   };
 }

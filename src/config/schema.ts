@@ -68,9 +68,19 @@ const startFrom = {
   hint: "earliest, latest, or an ISO-8601 timestamp like 2026-01-31T00:00:00",
 };
 const timeZone = {
-  test: (v: string) => v === "UTC" || /^[+-](0\d|1[0-4]):[0-5]\d$/.test(v),
-  hint: "UTC or a fixed offset like +09:00",
+  test: (v: string) => v === "UTC" || /^[+-](0\d|1[0-4]):[0-5]\d$/.test(v) || isRegion(v),
+  hint: "UTC, a fixed offset like +09:00, or an IANA region like Europe/Berlin",
 };
+/** An IANA region name this Node's time-zone data knows (Area/Location, e.g. America/New_York). */
+function isRegion(v: string): boolean {
+  if (!/^[A-Za-z]+(\/[A-Za-z0-9_+-]+){1,2}$/.test(v)) return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: v });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function retrySection(client: string): SectionField {
   return {
@@ -139,7 +149,8 @@ export const schema: SectionField = {
           kind: "string",
           pattern: timeZone,
           default: "UTC",
-          description: "Zone of the table's naive timestamps; appended to the ISO-8601 timestamps in messages.",
+          description:
+            "Zone of the table's naive timestamps: UTC, a fixed offset, or an IANA region (offset per value, daylight saving included; the repeated autumn hour is ambiguous, so prefer UTC or TIMESTAMP WITH TIME ZONE). Appended to the ISO-8601 timestamps in messages.",
         },
         mariadb: {
           kind: "section",

@@ -10,7 +10,10 @@
  * - `event_data` is always a JSON string holding EVENT_DATA exactly as stored: valid JSON or
  *   not, any unicode (lone surrogates are escaped as \udXXX by JSON.stringify, so nothing is
  *   altered or lost); NULL is null.
- * - Timestamps keep the database's microseconds and carry the zone from `source.time_zone`.
+ * - Timestamps keep the database's microseconds and carry the zone from `source.time_zone`:
+ *   `Z` for UTC, the offset itself for a fixed offset, and for an IANA region the offset in
+ *   force at that wall time (a wall time in the repeated autumn hour is ambiguous: the earlier
+ *   instant, i.e. the summer offset, is taken; one in the spring gap gets the offset before it).
  *
  * Pure functions only: used on the main thread and inside piscina workers alike.
  */
@@ -30,7 +33,7 @@ export interface TxlogEvent {
 }
 
 export interface FormatOptions {
-  /** `source.time_zone`: "UTC" or "+09:00". */
+  /** `source.time_zone`: "UTC", "+09:00" or an IANA region like "Europe/Berlin". */
   timeZone: string;
   dataType: string;
   /** "row": derived from table and ID; anything else: a random UUID per message. */
@@ -39,9 +42,93 @@ export interface FormatOptions {
   table: string;
 }
 
-/** `2026-11-27 15:41:15.123456` -> `2026-11-27T15:41:15.123456Z` (or `+09:00`). */
+/** `2026-11-27 15:41:15.123456` -> `2026-11-27T15:41:15.123456Z` (or `+09:00`, or a region's offset then). */
 export function isoTimestamp(dbText: string, timeZone: string): string {
-  return `${dbText.slice(0, 10)}T${dbText.slice(11)}${timeZone === "UTC" ? "Z" : timeZone}`;
+  const c = timeZone.charCodeAt(0);
+  const suffix = timeZone === "UTC" ? "Z" : c === 43 || c === 45 ? timeZone : regionSuffix(dbText, timeZone);
+  return `${dbText.slice(0, 10)}T${dbText.slice(11)}${suffix}`;
+}
+
+// ---- IANA regions: the offset of a wall time, cached per wall-clock hour ----
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Milliseconds the zone is ahead of UTC at the instant `utcMs`. */
+export function zoneOffsetMs(zone: string, utcMs: number): number {
+  let f = formatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    });
+    formatters.set(zone, f);
+  }
+  const p: Record<string, number> = {};
+  for (const part of f.formatToParts(utcMs)) if (part.type !== "literal") p[part.type] = Number(part.value);
+  const wall = Date.UTC(p.year as number, (p.month as number) - 1, p.day, p.hour, p.minute, p.second);
+  return wall - Math.floor(utcMs / 1000) * 1000;
+}
+
+/**
+ * The offset of a naive wall time (as if UTC, in ms) in `zone`. Around a transition the
+ * offsets of the day before and after are the candidates; a candidate is right when the
+ * instant it gives has that offset. Two right ones (the repeated autumn hour): the larger
+ * offset, i.e. the earlier instant. None (the spring gap): the offset before the transition.
+ */
+export function wallOffsetMs(zone: string, wallMs: number): number {
+  const before = zoneOffsetMs(zone, wallMs - 86_400_000);
+  const after = zoneOffsetMs(zone, wallMs + 86_400_000);
+  const fits = (o: number) => zoneOffsetMs(zone, wallMs - o) === o;
+  if (before === after) return fits(before) ? before : zoneOffsetMs(zone, wallMs - before);
+  const a = fits(before);
+  const b = fits(after);
+  if (a && b) return Math.max(before, after);
+  if (a) return before;
+  if (b) return after;
+  return before;
+}
+
+function offsetText(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  const abs = Math.abs(minutes);
+  return `${minutes < 0 ? "-" : "+"}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+/** zone -> wall-clock hour (`YYYY-MM-DD HH`) -> suffix; an hour is cached only when its offset is constant throughout. */
+const suffixes = new Map<string, Map<string, string>>();
+const SUFFIX_KEEP = 100_000;
+
+function regionSuffix(dbText: string, zone: string): string {
+  let byHour = suffixes.get(zone);
+  if (!byHour) {
+    byHour = new Map();
+    suffixes.set(zone, byHour);
+  }
+  const hour = dbText.slice(0, 13);
+  const cached = byHour.get(hour);
+  if (cached !== undefined) return cached;
+  const wallMs = Date.UTC(
+    +dbText.slice(0, 4),
+    +dbText.slice(5, 7) - 1,
+    +dbText.slice(8, 10),
+    +dbText.slice(11, 13),
+    +dbText.slice(14, 16),
+    +dbText.slice(17, 19),
+  );
+  const suffix = offsetText(wallOffsetMs(zone, wallMs));
+  const hourStart = wallMs - (wallMs % 3_600_000);
+  // Transitions fall on the hour in today's rules; an hour with one inside it is not cached.
+  if (wallOffsetMs(zone, hourStart) === wallOffsetMs(zone, hourStart + 3_599_999) && offsetText(wallOffsetMs(zone, hourStart)) === suffix) {
+    if (byHour.size >= SUFFIX_KEEP) byHour.clear();
+    byHour.set(hour, suffix);
+  }
+  return suffix;
 }
 
 /** A UUID (version 5 layout) derived from table and id: the same row always gets the same one. */

@@ -1,4 +1,5 @@
 /** Where a program with no watermark yet starts: `publisher.start_from`. */
+import { zoneOffsetMs } from "../event/txlog-event";
 import type { RowSource, Watermark } from "./types";
 
 /** Sorts before any real ID: "every row at this time is still to come". */
@@ -8,7 +9,8 @@ export const BEFORE_ALL_IDS = `-${"9".repeat(38)}`;
  * `earliest` -> null (the oldest row); `latest` -> the newest row at or below now - lag (so
  * only rows after it are published; an empty table means from the start); an ISO-8601
  * timestamp -> just before that instant. A timestamp without a zone is wall-clock in
- * `source.time_zone`; one with a zone is converted to it.
+ * `source.time_zone`; one with a zone is converted to it (for an IANA region, with the offset
+ * in force at that instant).
  */
 export async function startPosition(startFrom: string, source: RowSource, safetyLagSeconds: number, timeZone: string): Promise<Watermark | null> {
   if (startFrom === "earliest") return null;
@@ -26,6 +28,8 @@ export function wallClock(iso: string, timeZone: string): string {
   const offsetMinutes = (z: string) =>
     z.toUpperCase() === "Z" || z === "UTC" ? 0 : (z[0] === "-" ? -1 : 1) * (Number(z.slice(1, 3)) * 60 + Number(z.slice(-2)));
   const utcMs = Date.parse(`${date}T${hh}:${mi}:${ss}Z`) - offsetMinutes(zone) * 60_000;
-  const local = new Date(utcMs + offsetMinutes(timeZone) * 60_000).toISOString();
+  // A region's offset is the one in force at that instant (daylight saving included).
+  const target = /^(UTC|[+-]\d{2}:\d{2})$/.test(timeZone) ? offsetMinutes(timeZone) * 60_000 : zoneOffsetMs(timeZone, utcMs);
+  const local = new Date(utcMs + target).toISOString();
   return `${local.slice(0, 10)} ${local.slice(11, 19)}.${micros}`;
 }

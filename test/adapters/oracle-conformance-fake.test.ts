@@ -14,14 +14,14 @@ import { FakeOracle } from "../fakes/fake-oracledb";
 
 const ZONE = "+09:00";
 
-function fakeHarness(): SourceHarness {
+function fakeHarness(readMode: "cursor" | "pages"): SourceHarness {
   const fake = new FakeOracle();
   fake.useRealClock();
   fake.dbOsZone = ZONE;
   const table = "spc.TXLOG_CONF";
   const empty = (v: string | null) => (v === "" ? null : v);
   return {
-    name: "oracle (fake driver)",
+    name: `oracle (fake driver, ${readMode})`,
     async setup() {
       fake.createTable(table);
     },
@@ -46,7 +46,7 @@ function fakeHarness(): SourceHarness {
         { outFormat: fake.driver.OUT_FORMAT_OBJECT },
       );
       await conn.close();
-      return (r.rows[0] as { NOW_TEXT: string }).NOW_TEXT;
+      return ((r.rows ?? [])[0] as { NOW_TEXT: string }).NOW_TEXT;
     },
     source() {
       return new OracleSource({
@@ -62,6 +62,7 @@ function fakeHarness(): SourceHarness {
         retry: { maxRetries: 3, initialBackoff: 0.01, maxBackoff: 0.05, backoffMultiplier: 2 },
         timeZone: ZONE,
         driver: fake.driver,
+        readMode,
       });
     },
     async killSourceSessions() {
@@ -72,4 +73,6 @@ function fakeHarness(): SourceHarness {
   };
 }
 
-t.test("source conformance: oracle adapter over the fake driver", async (t) => runSourceConformance(t, fakeHarness()));
+for (const readMode of ["cursor", "pages"] as const) {
+  t.test(`source conformance: oracle adapter over the fake driver, ${readMode} mode`, async (t) => runSourceConformance(t, fakeHarness(readMode)));
+}

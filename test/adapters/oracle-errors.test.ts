@@ -34,7 +34,6 @@ t.test("classifies every listed driver code", async (t) => {
     "NJS-040",
     "NJS-076",
     "NJS-123",
-    "DPI-1067",
     "ORA-01033",
     "ORA-01089",
     "ORA-12514",
@@ -98,7 +97,7 @@ t.test("retries a transient connect failure with backoff and then reads everythi
 t.test("retries a page that fails mid-read on a fresh connection, dropping the broken one", async (t) => {
   const { fake, source } = setupFake(25);
   t.teardown(() => source.close());
-  fake.inject({ on: "execute", match: /FETCH FIRST/, skip: 1, error: "ORA-03113" });
+  fake.inject({ on: "getRows", skip: 1, error: "ORA-03113" }); // the second page's fetch
   const { rows, error } = await readAll(source, 10);
   t.equal(error, undefined);
   t.same(
@@ -106,10 +105,10 @@ t.test("retries a page that fails mid-read on a fresh connection, dropping the b
     Array.from({ length: 25 }, (_, i) => i + 1),
     "every row once, in order",
   );
-  const pages = fake.executed(/FETCH FIRST/);
-  t.equal(pages[1]?.binds.id, "10");
-  t.equal(pages[2]?.binds.id, "10", "the retried page starts from the same keyset");
-  t.not(pages[2]?.connectionId, pages[1]?.connectionId, "on a different connection");
+  const opens = fake.executed(/FETCH FIRST/);
+  t.equal(opens.length, 2, "the cursor is opened again once");
+  t.equal(opens[1]?.binds.id, "10", "after the last row emitted");
+  t.not(opens[1]?.connectionId, opens[0]?.connectionId, "on a different connection");
   t.equal(fake.connections[0]?.state, "dropped", "the broken connection is dropped from the pool, not reused");
   t.equal(fake.executed(/FROM DUAL/).length, 1, "the upper bound is not taken again");
   t.equal(fake.connectionsOut, 0);
@@ -152,11 +151,12 @@ t.test("gives up after maxRetries and reports the failure as transient", async (
 t.test("a permanent failure after rows were emitted errors the stream and releases the connection", async (t) => {
   const { fake, source } = setupFake(25);
   t.teardown(() => source.close());
-  fake.inject({ on: "execute", match: /FETCH FIRST/, skip: 1, error: "ORA-00904" });
+  fake.inject({ on: "getRows", skip: 1, error: "ORA-00904" });
   const { rows, error } = await readAll(source, 10);
   t.equal(rows.length, 10, "the first page got through");
   t.match((error as SourceError).message, /ORA-00904/);
-  t.equal(fake.executed(/FETCH FIRST/).length, 2, "not retried");
+  t.equal(fake.executed(/FETCH FIRST/).length, 1, "not retried");
+  t.equal(fake.resultSetsOpen, 0, "the cursor is closed");
   t.equal(fake.connectionsOut, 0);
   t.equal(fake.connections[0]?.state, "released");
 });
@@ -186,4 +186,59 @@ t.test("latest() retries transient failures and surfaces permanent ones", async 
   fake.inject({ on: "execute", match: /DESC/, error: "ORA-01031" });
   await t.rejects(source.latest(0), { name: "SourceError", transient: false, message: /ORA-01031/ });
   t.equal(fake.connectionsOut, 0);
+});
+
+t.test("defect 8: resource limits, snapshot too old and a vanished object are transient; Thick-only codes are gone", async (t) => {
+  const table: [string, boolean, string][] = [
+    ["ORA-00018", true, "maximum number of sessions exceeded: frees up as sessions end"],
+    ["ORA-00020", true, "maximum number of processes exceeded: frees up as processes end"],
+    ["ORA-01555", true, "snapshot too old: a fresh query from the last row emitted gets a new snapshot"],
+    ["ORA-08103", true, "object no longer exists (segment moved or truncated under a query): a fresh query sees the new one"],
+    ["NJS-138", false, "server version not supported by Thin mode: retrying cannot help"],
+    ["DPI-1067", false, "Thick mode's call timeout: never raised in Thin mode (and Thick reports it as NJS-123)"],
+    ["NJS-097", false, "a bind name not in the statement: a bug, not a hiccup"],
+    ["NJS-098", false, "wrong number of bind values: a bug, not a hiccup"],
+  ];
+  for (const [code, transient, why] of table)
+    t.equal(isTransientOracleError(driverError(code)), transient, `${code} ${transient ? "transient" : "permanent"}: ${why}`);
+});
+
+t.test("defect 8: an unknown service name is permanent until the source has connected once", async (t) => {
+  for (const code of ["NJS-518", "ORA-12514"]) {
+    t.equal(
+      isTransientOracleError(driverError(code), { connectedBefore: false }),
+      false,
+      `${code} on the first connection: the DSN names a service the listener does not know`,
+    );
+    t.equal(
+      isTransientOracleError(driverError(code), { connectedBefore: true }),
+      true,
+      `${code} after a successful connection: the service is re-registering after a restart`,
+    );
+  }
+  const misconfigured = setupFake(3);
+  t.teardown(() => misconfigured.source.close());
+  misconfigured.fake.inject({ on: "getConnection", error: "NJS-518", times: 100 });
+  const first = await readAll(misconfigured.source);
+  t.type(first.error, SourceError);
+  t.equal((first.error as SourceError).transient, false, "the cycle fails as permanent");
+  t.match((first.error as Error).message, /NJS-518.*service name/s, "and says to check the service name");
+  t.equal(misconfigured.fake.getConnectionCalls, 1, "without retrying");
+
+  const restarting = setupFake(3);
+  t.teardown(() => restarting.source.close());
+  t.equal((await readAll(restarting.source)).rows.length, 3, "connected once");
+  restarting.fake.inject({ on: "getConnection", error: "NJS-518", times: 2 });
+  const again = await readAll(restarting.source);
+  t.same([again.error, again.rows.length], [undefined, 3], "the same code later is retried until the service is back");
+});
+
+t.test("the fake raises Thin's NJS- codes for bind mistakes, before anything reaches the database", async (t) => {
+  const fake = new FakeOracle();
+  fake.createTable(TABLE);
+  const pool = await fake.driver.createPool({ user: "u", password: "p", connectString: "db/x" });
+  const conn = await pool.getConnection();
+  t.teardown(() => conn.close());
+  await t.rejects(conn.execute("SELECT ID FROM spc.TXLOG_EVENTS WHERE ID > :id", {}), { code: "NJS-098" }, "a placeholder without a value");
+  await t.rejects(conn.execute("SELECT ID FROM spc.TXLOG_EVENTS WHERE ID > :id", { other: 1 }), { code: "NJS-097" }, "a value for no placeholder");
 });

@@ -41,6 +41,7 @@ t.test("creates the pool lazily, once, in Thin mode, with the configured attribu
     poolMax: 3,
     poolIncrement: 1,
     poolTimeout: 60,
+    expireTime: 1,
   });
   t.equal(fake.initOracleClientCalls, 0, "never leaves Thin mode");
   t.ok(
@@ -48,7 +49,7 @@ t.test("creates the pool lazily, once, in Thin mode, with the configured attribu
     "callTimeout is set on every connection",
   );
   const opts = pageQueries(fake)[0]?.options ?? {};
-  t.same([opts.fetchArraySize, opts.prefetchRows, opts.maxRows], [10, 11, 10], "array sizes and maxRows bounded by the page of 10");
+  t.same([opts.resultSet, opts.fetchArraySize, opts.prefetchRows], [true, 10, 10], "a cursor; the first round trip bounded by the page of 10");
   await source.close();
 });
 
@@ -94,7 +95,7 @@ t.test("releases the connection when a read ends normally", async (t) => {
 t.test("releases the connection when a query fails", async (t) => {
   const { fake, source } = setup(25);
   t.teardown(() => source.close());
-  fake.inject({ on: "execute", match: /FETCH FIRST/, skip: 1, error: "ORA-00942" });
+  fake.inject({ on: "getRows", skip: 1, error: "ORA-00942" });
   const stream = source.read(readOpts(10));
   const err = await new Promise<unknown>((resolve) => {
     stream.on("data", () => {});
@@ -175,7 +176,7 @@ t.test("backpressure: a slow consumer is never more than about one page behind",
     consumed += (next.value as SourceRow[]).length;
   }
   t.equal(consumed, 100);
-  t.equal(pageQueries(fake).length, 11, "ten full pages and one empty one that ends the read");
+  t.equal(pageQueries(fake).length, 1, "one cursor for the whole read");
 });
 
 t.test("two reads in parallel each hold their own connection", async (t) => {

@@ -116,7 +116,7 @@ async function control(): Promise<string> {
     {},
     { outFormat: fake.driver.OUT_FORMAT_OBJECT },
   );
-  return (r.rows[0] as { NOW_TEXT: string }).NOW_TEXT;
+  return ((r.rows ?? [])[0] as { NOW_TEXT: string }).NOW_TEXT;
 }
 
 async function everything(): Promise<{ offsetMinutes: number; outcomes: Record<string, Outcome>; control: string }> {

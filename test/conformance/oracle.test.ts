@@ -8,7 +8,15 @@
  * development machines). Each run creates its own TXLOG_CONF_<random> table and drops it.
  * The connection-loss case kills the source's sessions with ALTER SYSTEM KILL SESSION,
  * which needs ALTER SYSTEM and SELECT on V$SESSION; without them that case is skipped with
- * the reason. Like the MariaDB runner, the suite runs under two process time zones.
+ * the reason. Like the MariaDB runner, the suite runs under two process time zones, and once
+ * more with TIMESTAMP WITH LOCAL TIME ZONE columns and an IANA source zone (Europe/Berlin).
+ *
+ * Then what no fake can check (test/helpers/oracle-live.ts): the page query's plan on
+ * 200,000-row tables of each timestamp type (INDEX RANGE SCAN, no SORT ORDER BY) with the
+ * buffer gets of the first page and of a page near the end; round trips per page and rows/s
+ * of both read modes (cursor, the default, and pages); and the column types of issue 10
+ * (DATE with NULLs, JSON, BLOB, NCLOB, NVARCHAR2). Those need SELECT_CATALOG_ROLE (V$SQL,
+ * V$SQL_PLAN, V$SESSTAT, V$STATNAME, V$SESSION); without it they are skipped with the reason.
  */
 
 import { randomBytes } from "node:crypto";
@@ -16,6 +24,7 @@ import type { Test } from "tap";
 import t from "tap";
 import { OracleSource } from "../../src/adapters/oracle-source";
 import { TS_FORMAT } from "../../src/adapters/oracle-sql";
+import { runLiveChecks } from "../helpers/oracle-live";
 import type { ConformanceRow, SourceHarness } from "./harness";
 import { runSourceConformance } from "./source-conformance";
 
@@ -42,7 +51,8 @@ interface Credentials {
 const KILL_CASE = /losing the connection/;
 const OBJ = (d: HarnessDriver) => ({ outFormat: d.OUT_FORMAT_OBJECT });
 
-function oracleHarness(creds: Credentials, zone: string): SourceHarness {
+/** `columnType`: the two timestamp columns' type; `sourceZone`: the source's time zone (default: the server's offset). */
+function oracleHarness(creds: Credentials, zone: string, columnType = "TIMESTAMP(6)", sourceZone?: string): SourceHarness {
   const driver = require("oracledb") as HarnessDriver;
   const table = `TXLOG_CONF_${randomBytes(5).toString("hex").toUpperCase()}`;
   const sources: OracleSource[] = [];
@@ -50,21 +60,32 @@ function oracleHarness(creds: Credentials, zone: string): SourceHarness {
   let dbZone = "+00:00";
 
   return {
-    name: `oracle (TZ=${zone})`,
+    name: `oracle (TZ=${zone}, ${columnType}${sourceZone ? `, ${sourceZone}` : ""})`,
     async setup() {
       process.env.TZ = zone; // Thin derives the session time zone from this; the source must not care
       admin = await driver.getConnection({ user: creds.user, password: creds.password, connectString: creds.dsn });
       // Naive timestamps are written in the database server's own zone: the one SYSTIMESTAMP carries.
       const z = await admin.execute("SELECT TO_CHAR(SYSTIMESTAMP, 'TZH:TZM') AS Z FROM DUAL", {}, OBJ(driver));
-      dbZone = (z.rows?.[0] as { Z: string } | undefined)?.Z ?? "+00:00";
+      dbZone = sourceZone ?? (z.rows?.[0] as { Z: string } | undefined)?.Z ?? "+00:00";
       await admin.execute(
-        `CREATE TABLE ${table} (ID NUMBER(38) NOT NULL, CASE_ID VARCHAR2(100), EVENT_TYPE VARCHAR2(100), EVENT_DATA CLOB, EVENT_TIMESTAMP TIMESTAMP(6) NOT NULL, CREATED_AT TIMESTAMP(6), CONSTRAINT ${table}_PK PRIMARY KEY (ID))`,
+        `CREATE TABLE ${table} (ID NUMBER(38) NOT NULL, CASE_ID VARCHAR2(100), EVENT_TYPE VARCHAR2(100), EVENT_DATA CLOB, EVENT_TIMESTAMP ${columnType} NOT NULL, CREATED_AT ${columnType}, CONSTRAINT ${table}_PK PRIMARY KEY (ID))`,
       );
       await admin.execute(`CREATE INDEX ${table}_TS ON ${table} (EVENT_TIMESTAMP, ID)`);
     },
     async insert(rows: ConformanceRow[]) {
-      const sql = `INSERT INTO ${table} (ID, CASE_ID, EVENT_TYPE, EVENT_DATA, EVENT_TIMESTAMP, CREATED_AT) VALUES (:id, :caseId, :eventType, :eventData, TO_TIMESTAMP(:ts, '${TS_FORMAT}'), TO_TIMESTAMP(:createdAt, '${TS_FORMAT}'))`;
-      const binds = (r: ConformanceRow) => ({ id: r.id, caseId: r.caseId, eventType: r.eventType, ts: r.eventTimestamp, createdAt: r.createdAt });
+      // Wall times in the source's zone; for a zoned column, the instant they name there.
+      const value = (bind: string) =>
+        /TIME ZONE/.test(columnType) ? `FROM_TZ(TO_TIMESTAMP(:${bind}, '${TS_FORMAT}'), :zone)` : `TO_TIMESTAMP(:${bind}, '${TS_FORMAT}')`;
+      const zoned = /TIME ZONE/.test(columnType);
+      const sql = `INSERT INTO ${table} (ID, CASE_ID, EVENT_TYPE, EVENT_DATA, EVENT_TIMESTAMP, CREATED_AT) VALUES (:id, :caseId, :eventType, :eventData, ${value("ts")}, ${value("createdAt")})`;
+      const binds = (r: ConformanceRow) => ({
+        id: r.id,
+        caseId: r.caseId,
+        eventType: r.eventType,
+        ts: r.eventTimestamp,
+        createdAt: r.createdAt,
+        ...(zoned ? { zone: dbZone } : {}),
+      });
       const small = rows.filter((r) => Buffer.byteLength(r.eventData ?? "") <= 4000);
       if (small.length > 0) {
         await admin.executeMany(
@@ -78,6 +99,7 @@ function oracleHarness(creds: Credentials, zone: string): SourceHarness {
               eventData: { type: driver.STRING, maxSize: 4000 },
               ts: { type: driver.STRING, maxSize: 26 },
               createdAt: { type: driver.STRING, maxSize: 26 },
+              ...(zoned ? { zone: { type: driver.STRING, maxSize: 64 } } : {}),
             },
           },
         );
@@ -186,4 +208,11 @@ if (missing.length > 0) {
       runSourceConformance(skippingKillCase(t, await killPrivilegeGap(creds)), oracleHarness(creds, zone));
     });
   }
+  t.test("source conformance: oracle, TIMESTAMP WITH LOCAL TIME ZONE, source zone Europe/Berlin", async (t) => {
+    runSourceConformance(
+      skippingKillCase(t, await killPrivilegeGap(creds)),
+      oracleHarness(creds, "America/Los_Angeles", "TIMESTAMP(6) WITH LOCAL TIME ZONE", "Europe/Berlin"),
+    );
+  });
+  t.test("oracle live: plans, round trips and column types", async (t) => runLiveChecks(t, creds));
 }

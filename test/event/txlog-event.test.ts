@@ -63,3 +63,35 @@ t.test("packEvents concatenates the UTF-8 of each event with exact end offsets",
 t.test("an id that is not decimal digits is refused instead of producing invalid JSON", async (t) => {
   t.throws(() => eventJson(formatEvent({ ...row, id: "12a" }, options)), TypeError);
 });
+
+t.test("source.time_zone may be an IANA region: each timestamp carries the offset in force at its own wall time", async (t) => {
+  const at = (text: string) => isoTimestamp(text, "Europe/Berlin");
+  t.equal(at("2026-07-01 12:00:00.000001"), "2026-07-01T12:00:00.000001+02:00", "summer time");
+  t.equal(at("2026-01-15 12:00:00.000000"), "2026-01-15T12:00:00.000000+01:00", "winter time");
+  t.equal(at("2026-03-29 01:59:59.999999"), "2026-03-29T01:59:59.999999+01:00", "just before the spring-forward gap");
+  t.equal(at("2026-03-29 03:00:00.000000"), "2026-03-29T03:00:00.000000+02:00", "just after it");
+  t.equal(at("2026-03-29 02:30:00.000000"), "2026-03-29T02:30:00.000000+01:00", "inside the gap (no such wall time): the offset before it");
+  t.equal(at("2026-10-25 02:30:00.000000"), "2026-10-25T02:30:00.000000+02:00", "the repeated autumn hour is ambiguous: the earlier instant");
+  t.equal(at("2026-10-25 03:00:00.000000"), "2026-10-25T03:00:00.000000+01:00");
+  t.equal(isoTimestamp("2026-07-01 12:00:00.000000", "America/New_York"), "2026-07-01T12:00:00.000000-04:00");
+  t.equal(isoTimestamp("2026-07-01 12:00:00.000000", "Asia/Kolkata"), "2026-07-01T12:00:00.000000+05:30");
+  t.equal(isoTimestamp("2026-07-01 12:00:00.000000", "Europe/London"), "2026-07-01T12:00:00.000000+01:00");
+  t.equal(isoTimestamp("2026-01-01 12:00:00.000000", "Europe/London"), "2026-01-01T12:00:00.000000+00:00");
+  t.equal(isoTimestamp("2026-07-01 12:00:00.000000", "UTC"), "2026-07-01T12:00:00.000000Z", "UTC and fixed offsets unchanged");
+  t.equal(isoTimestamp("2026-07-01 12:00:00.000000", "+09:00"), "2026-07-01T12:00:00.000000+09:00");
+});
+
+t.test("region offsets are cached per wall-clock hour: no Intl call per row", async (t) => {
+  const proto = Intl.DateTimeFormat.prototype;
+  const original = proto.formatToParts;
+  let calls = 0;
+  proto.formatToParts = function (this: Intl.DateTimeFormat, date?: Date | number) {
+    calls++;
+    return original.call(this, date);
+  };
+  t.teardown(() => {
+    proto.formatToParts = original;
+  });
+  for (let i = 0; i < 10_000; i++) isoTimestamp(`2026-05-05 10:${String(i % 60).padStart(2, "0")}:00.${String(i).padStart(6, "0")}`, "Australia/Sydney");
+  t.ok(calls <= 20, `${calls} Intl calls for 10,000 timestamps in one hour`);
+});

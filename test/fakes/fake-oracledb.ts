@@ -37,6 +37,7 @@ const T = (num: number, name: string, col: string) => new FakeDbType(num, name, 
 export const DB_TYPE_VARCHAR = T(2001, "DB_TYPE_VARCHAR", "VARCHAR2");
 export const DB_TYPE_NVARCHAR = T(2002, "DB_TYPE_NVARCHAR", "NVARCHAR2");
 export const DB_TYPE_CHAR = T(2003, "DB_TYPE_CHAR", "CHAR");
+export const DB_TYPE_NCHAR = T(2004, "DB_TYPE_NCHAR", "NCHAR");
 export const DB_TYPE_NUMBER = T(2010, "DB_TYPE_NUMBER", "NUMBER");
 export const DB_TYPE_DATE = T(2011, "DB_TYPE_DATE", "DATE");
 export const DB_TYPE_TIMESTAMP = T(2012, "DB_TYPE_TIMESTAMP", "TIMESTAMP");
@@ -46,6 +47,9 @@ export const DB_TYPE_CLOB = T(2017, "DB_TYPE_CLOB", "CLOB");
 export const DB_TYPE_NCLOB = T(2018, "DB_TYPE_NCLOB", "NCLOB");
 export const DB_TYPE_BLOB = T(2019, "DB_TYPE_BLOB", "BLOB");
 export const DB_TYPE_LONG = T(2024, "DB_TYPE_LONG", "LONG");
+export const DB_TYPE_RAW = T(2006, "DB_TYPE_RAW", "RAW");
+export const DB_TYPE_LONG_RAW = T(2025, "DB_TYPE_LONG_RAW", "LONG RAW");
+export const DB_TYPE_JSON = T(2027, "DB_TYPE_JSON", "JSON");
 export const DB_TYPE_LONG_NVARCHAR = T(2031, "DB_TYPE_LONG_NVARCHAR", "LONG");
 
 /** lib/types.js DB_TYPE_CONVERSION_MAP, the entries reachable from this table's types. */
@@ -66,6 +70,15 @@ const CONVERSIONS = new Map<FakeDbType, Map<FakeDbType, FakeDbType>>([
     ]),
   ],
   [DB_TYPE_CHAR, new Map([[DB_TYPE_VARCHAR, DB_TYPE_VARCHAR]])],
+  [
+    DB_TYPE_BLOB,
+    new Map([
+      [DB_TYPE_RAW, DB_TYPE_LONG_RAW],
+      [DB_TYPE_LONG_RAW, DB_TYPE_LONG_RAW],
+    ]),
+  ],
+  [DB_TYPE_JSON, new Map([[DB_TYPE_VARCHAR, DB_TYPE_VARCHAR]])],
+  [DB_TYPE_NVARCHAR, new Map([[DB_TYPE_VARCHAR, DB_TYPE_NVARCHAR]])],
 ]);
 
 export const OUT_FORMAT_ARRAY = 4001;
@@ -78,11 +91,9 @@ const TEXT: Record<string, string> = {
   "ORA-00060": "deadlock detected while waiting for resource",
   "ORA-00904": "invalid identifier",
   "ORA-00942": "table or view does not exist",
-  "ORA-01008": "not all variables bound",
   "ORA-01017": "invalid credential or not authorized; logon denied",
   "ORA-01031": "insufficient privileges",
   "ORA-01033": "ORACLE initialization or shutdown in progress",
-  "ORA-01036": "illegal variable name/number",
   "ORA-01089": "immediate shutdown or close in progress - no operations are permitted",
   "ORA-03113": "end-of-file on communication channel",
   "NJS-003": "invalid or closed connection",
@@ -114,10 +125,12 @@ export function driverError(code: string, text = TEXT[code] ?? "simulated failur
   return err;
 }
 
-/** What node-oracledb hands back for a CLOB fetched without a string fetch type. */
+/** What node-oracledb hands back for a CLOB/NCLOB/BLOB fetched without a string or buffer fetch type. */
 export class FakeLob {
-  readonly type = DB_TYPE_CLOB;
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    readonly type: FakeDbType = DB_TYPE_CLOB,
+  ) {}
   async getData(): Promise<string> {
     return this.text;
   }
@@ -130,10 +143,24 @@ export interface ExecuteRecord {
   sql: string;
   binds: Record<string, unknown>;
   options: Record<string, unknown>;
+  /** Rows fetched from the server so far (for a cursor: prefetched and fetched by getRows). */
   rowsReturned: number;
+  /** How the (EVENT_TIMESTAMP, ID) index served the query, and how many entries it visited. */
+  plan: Plan;
+}
+/**
+ * The access path Oracle's optimizer would take with an index on (EVENT_TIMESTAMP, ID):
+ * a range start only from a top-level `EVENT_TIMESTAMP >=|>|= <value>` conjunct whose value
+ * has the column's own type (otherwise the column is converted and the index cannot seek);
+ * no sort when ORDER BY follows the index; a COUNT STOPKEY (FETCH FIRST) ends the walk.
+ */
+export interface Plan {
+  rangeStart: boolean;
+  sort: boolean;
+  rowsExamined: number;
 }
 export interface InjectRule {
-  on: "getConnection" | "execute" | "createPool";
+  on: "getConnection" | "execute" | "getRows" | "createPool";
   /** Driver code (made into a driver-shaped error) or a factory. */
   error: string | (() => Error);
   /** Only calls whose SQL matches (execute only). */
@@ -159,46 +186,100 @@ export interface FakeExecuteOptions {
   maxRows?: number;
   fetchArraySize?: number;
   prefetchRows?: number;
+  resultSet?: boolean;
 }
 
 export class FakeConnection {
   callTimeout = 0;
+  readonly oracleServerVersion: number;
+  readonly oracleServerVersionString: string;
   state: "open" | "released" | "dropped" | "killed" | "forceClosed" = "open";
   readonly sessionTimeZone: string;
   constructor(
     readonly id: number,
-    private readonly db: FakeOracle,
+    readonly db: FakeOracle,
     private readonly pool: FakePool,
   ) {
     this.sessionTimeZone = processSessionZone();
+    this.oracleServerVersion = db.serverVersion;
+    const v = String(db.serverVersion).padStart(10, "0");
+    this.oracleServerVersionString = [v.slice(0, 2), v.slice(2, 4), v.slice(4, 6), v.slice(6, 8), v.slice(8)].map(Number).join(".");
   }
 
-  async execute(sql: string, binds: Record<string, unknown> = {}, options: FakeExecuteOptions = {}): Promise<{ rows: unknown[]; metaData: FakeMetaData[] }> {
-    const record: ExecuteRecord = { connectionId: this.id, sql, binds: { ...binds }, options: { ...options }, rowsReturned: 0 };
-    this.db.executes.push(record);
-    if (this.state === "released" || this.state === "dropped") throw driverError("NJS-003");
-    await this.db.gate;
-    if (this.state === "killed" || this.state === "forceClosed") throw driverError("ORA-00028");
-    this.db.takeInjected("execute", sql);
-    const env: SqlEnv = {
-      binds,
-      tables: this.db.tables,
-      nowUtc: this.db.nowUtc,
-      dbOsZone: this.db.dbOsZone,
-      sessionZone: this.sessionTimeZone,
-      error: driverError,
+  /** SQL texts whose LOB columns already have their define (Thin's statement cache). */
+  private readonly defined = new Set<string>();
+  private inFlight: Promise<unknown> | null = null;
+  /** `silent`: the network drops every packet of this session; `stalled`: the server does not answer but honours a break. */
+  link: "ok" | "silent" | "stalled" = "ok";
+
+  /**
+   * One call to the database. With the network silently gone it never settles, callTimeout
+   * or not (Thin sends a break and waits for an answer that never comes); with a stalled but
+   * reachable server, callTimeout ends it with NJS-123 (lib/thin/protocol/protocol.js).
+   */
+  call<T>(work: () => T): Promise<T> {
+    if (this.state === "released" || this.state === "dropped") return Promise.reject(driverError("NJS-003"));
+    const run = (async () => {
+      await this.db.gate;
+      if (this.link === "silent") await NEVER;
+      if (this.link === "stalled") {
+        if (this.callTimeout <= 0) await NEVER;
+        await new Promise((resolve) => setTimeout(resolve, this.callTimeout));
+        throw driverError("NJS-123", `call timeout of ${this.callTimeout} ms exceeded`);
+      }
+      if (this.state === "killed" || this.state === "forceClosed") throw driverError("ORA-00028");
+      return work();
+    })();
+    this.inFlight = run;
+    const clear = () => {
+      if (this.inFlight === run) this.inFlight = null;
     };
-    const result = evaluateSelect(sql, env);
-    const meta = result.columns.map((c) => this.fetchMeta(c, options.fetchTypeHandler));
-    let rows = result.rows.map((r) => r.map((v, i) => convertOut(v, meta[i] as FakeMetaData)));
-    if (options.maxRows !== undefined && options.maxRows > 0) rows = rows.slice(0, options.maxRows);
-    record.rowsReturned = rows.length;
-    const shaped = options.outFormat === OUT_FORMAT_OBJECT ? rows.map((r) => Object.fromEntries(meta.map((m, i) => [m.name, r[i]]))) : rows;
-    return { rows: shaped, metaData: meta };
+    run.then(clear, clear);
+    return run;
+  }
+
+  async execute(
+    sql: string,
+    binds: Record<string, unknown> = {},
+    options: FakeExecuteOptions = {},
+  ): Promise<{ rows?: unknown[]; resultSet?: FakeResultSet; metaData: FakeMetaData[] }> {
+    const record: ExecuteRecord = { connectionId: this.id, sql, binds: { ...binds }, options: { ...options }, rowsReturned: 0, plan: NO_PLAN };
+    this.db.executes.push(record);
+    return this.call(() => {
+      this.db.takeInjected("execute", sql);
+      const env: SqlEnv = {
+        binds,
+        tables: this.db.tables,
+        nowUtc: this.db.nowUtc,
+        dbOsZone: this.db.dbOsZone,
+        sessionZone: this.sessionTimeZone,
+        serverVersion: this.oracleServerVersion,
+        error: driverError,
+      };
+      const result = evaluateSelect(sql, env);
+      record.plan = result.plan;
+      const meta = result.columns.map((c) => this.fetchMeta(c, options.fetchTypeHandler));
+      const rows = result.rows.map((r) => r.map((v, i) => convertOut(v, meta[i] as FakeMetaData, this.db)));
+      const shaped = options.outFormat === OUT_FORMAT_OBJECT ? rows.map((r) => Object.fromEntries(meta.map((m, i) => [m.name, r[i]]))) : rows;
+      // Round trips as Thin makes them (lib/thin/protocol/messages/withData.js, execute.js):
+      // a query with a LOB/JSON column needs a define round trip the first time the statement
+      // runs on a connection, and never prefetches; others prefetch `prefetchRows` (default 2).
+      const lob = meta.some((m) => LOB_TYPES.has(m.dbType));
+      this.db.roundTrips += lob && !this.defined.has(sql) ? 2 : 1;
+      if (lob) this.defined.add(sql);
+      const cursor = new FakeResultSet(this, shaped, lob ? 0 : (options.prefetchRows ?? 2), meta, record);
+      if (options.resultSet) {
+        this.db.resultSetsOpen++;
+        return { resultSet: cursor, metaData: meta };
+      }
+      return { rows: cursor.allRows(options.fetchArraySize ?? 100, options.maxRows ?? 0), metaData: meta };
+    });
   }
 
   async close(options?: { drop?: boolean }): Promise<void> {
     if (this.state === "released" || this.state === "dropped") throw driverError("NJS-003");
+    // Closing waits for the call in flight: on a dead network, forever.
+    if (this.inFlight) await this.inFlight.catch(() => undefined);
     this.state = options?.drop ? "dropped" : "released";
     this.pool.checkIn(this);
   }
@@ -225,8 +306,14 @@ export class FakeConnection {
 }
 
 /** Converts a stored value the way the driver would for the column's fetch type. */
-function convertOut(v: unknown, meta: FakeMetaData): unknown {
+function convertOut(v: unknown, meta: FakeMetaData, db: FakeOracle): unknown {
   if (v === null) return null;
+  const nationalCharset = db.nationalCharset;
+  if (LOB_TYPES.has(meta.dbType)) db.lobBytesFetched += Buffer.byteLength(String(v));
+  // Thin decodes NCHAR data only in AL16UTF16 (lib/thin/protocol/capabilities.js checkNCharsetId).
+  if ((meta.dbType === DB_TYPE_NCLOB || meta.dbType === DB_TYPE_NVARCHAR) && nationalCharset !== "AL16UTF16") {
+    throw driverError("NJS-100", "national character set id 871 is not supported by node-oracledb in Thin mode");
+  }
   const asText =
     meta.fetchType === DB_TYPE_VARCHAR || meta.fetchType === DB_TYPE_LONG || meta.fetchType === DB_TYPE_LONG_NVARCHAR || meta.fetchType === DB_TYPE_NVARCHAR;
   switch (meta.dbType) {
@@ -234,7 +321,11 @@ function convertOut(v: unknown, meta: FakeMetaData): unknown {
       return asText ? String(v) : Number(v); // the driver's default: a JS number, lossy past 2^53
     case DB_TYPE_CLOB:
     case DB_TYPE_NCLOB:
-      return asText ? String(v) : new FakeLob(String(v));
+      return asText ? String(v) : new FakeLob(String(v), meta.dbType);
+    case DB_TYPE_BLOB: // stored as the text its bytes encode
+      return meta.fetchType === DB_TYPE_LONG_RAW ? Buffer.from(String(v), "utf8") : new FakeLob(String(v), DB_TYPE_BLOB);
+    case DB_TYPE_JSON: // the driver decodes OSON into a JS value unless asked for text
+      return asText ? String(v) : JSON.parse(String(v));
     case DB_TYPE_DATE:
     case DB_TYPE_TIMESTAMP: {
       // Default: a Date in the process's local zone, milliseconds only.
@@ -245,6 +336,74 @@ function convertOut(v: unknown, meta: FakeMetaData): unknown {
     }
     default:
       return v;
+  }
+}
+
+const NEVER = new Promise<never>(() => {});
+const LOB_TYPES = new Set([DB_TYPE_CLOB, DB_TYPE_NCLOB, DB_TYPE_BLOB, DB_TYPE_JSON]);
+
+/**
+ * A query's cursor (lib/thin/resultSet.js): rows arrive in the execute's prefetch and then one
+ * round trip per getRows(n) that finds fewer than n rows buffered, asking for the missing
+ * ones. The server says "no more" only when a fetch returns fewer rows than asked.
+ */
+export class FakeResultSet {
+  private delivered = 0;
+  private buffered: number;
+  private more: boolean;
+  closed = false;
+  constructor(
+    private readonly conn: FakeConnection,
+    private readonly rows: unknown[],
+    prefetch: number,
+    readonly metaData: FakeMetaData[],
+    private readonly record: ExecuteRecord,
+  ) {
+    this.buffered = Math.min(prefetch, rows.length);
+    record.rowsReturned = this.buffered;
+    this.more = prefetch === 0 || rows.length >= prefetch;
+  }
+
+  private take(n: number): unknown[] {
+    if (this.buffered - this.delivered < n && this.more) {
+      const want = n - (this.buffered - this.delivered);
+      const got = Math.min(want, this.rows.length - this.buffered);
+      this.buffered += got;
+      this.record.rowsReturned = this.buffered;
+      this.more = got === want;
+      this.conn.db.roundTrips++;
+    }
+    const out = this.rows.slice(this.delivered, Math.min(this.buffered, this.delivered + n));
+    this.delivered += out.length;
+    return out;
+  }
+
+  getRows(n: number): Promise<unknown[]> {
+    if (this.closed) return Promise.reject(driverError("NJS-018", "invalid ResultSet"));
+    const db = this.conn.db;
+    return this.conn.call(() => {
+      db.takeInjected("getRows");
+      return this.take(n);
+    });
+  }
+
+  /** Closing a cursor is piggybacked on the next call: no round trip of its own. */
+  async close(): Promise<void> {
+    if (this.closed) throw driverError("NJS-018", "invalid ResultSet");
+    this.closed = true;
+    this.conn.db.resultSetsOpen--;
+  }
+
+  /** execute() without resultSet: getRows(fetchArraySize) until maxRows or a short batch (lib/resultset.js _getAllRows). */
+  allRows(fetchArraySize: number, maxRows: number): unknown[] {
+    const out: unknown[] = [];
+    for (;;) {
+      const want = maxRows > 0 ? Math.min(fetchArraySize, maxRows - out.length) : fetchArraySize;
+      const got = this.take(want);
+      out.push(...got);
+      if ((maxRows > 0 && out.length >= maxRows) || got.length < want) break;
+    }
+    return out;
   }
 }
 
@@ -273,6 +432,9 @@ export class FakePool {
     this.db.getConnectionCalls++;
     if (this.status === "closed") throw driverError("NJS-065");
     this.db.takeInjected("getConnection");
+    // Thin refuses servers older than 12.1 during the connect handshake.
+    if (this.db.serverVersion < 1201000000)
+      throw driverError("NJS-138", "connections to this database server version are not supported by node-oracledb in Thin mode");
     const max = Number(this.attributes.poolMax ?? 4);
     while (this.out.size >= max) {
       // The real pool queues for queueTimeout (60 s); tests use a short wait.
@@ -318,15 +480,16 @@ export class FakePool {
 
 // ---- The database and the module object ----
 
+type Datetime = "TIMESTAMP" | "DATE" | "TIMESTAMP WITH TIME ZONE" | "TIMESTAMP WITH LOCAL TIME ZONE";
 export interface FakeColumnTypes {
   ID: "NUMBER" | "VARCHAR2";
   CASE_ID: "VARCHAR2" | "NUMBER";
   EVENT_TYPE: "VARCHAR2";
-  EVENT_DATA: "CLOB" | "NCLOB" | "VARCHAR2";
-  EVENT_TIMESTAMP: "TIMESTAMP" | "DATE" | "TIMESTAMP WITH TIME ZONE";
-  CREATED_AT: "TIMESTAMP" | "DATE" | "TIMESTAMP WITH TIME ZONE";
+  EVENT_DATA: "CLOB" | "NCLOB" | "VARCHAR2" | "NVARCHAR2" | "JSON" | "BLOB";
+  EVENT_TIMESTAMP: Datetime;
+  CREATED_AT: Datetime;
 }
-/** A row as stored: NUMBER as decimal text, TIMESTAMP/DATE as wall text, TIMESTAMP WITH TIME ZONE as `wall +HH:MM`. */
+/** A row as stored: NUMBER as decimal text, TIMESTAMP/DATE as wall text, TIMESTAMP WITH [LOCAL] TIME ZONE as `wall +HH:MM`. */
 export interface FakeRow {
   ID: string;
   CASE_ID: string | null;
@@ -341,9 +504,13 @@ const TYPE_BY_NAME: Record<string, FakeDbType> = {
   VARCHAR2: DB_TYPE_VARCHAR,
   CLOB: DB_TYPE_CLOB,
   NCLOB: DB_TYPE_NCLOB,
+  NVARCHAR2: DB_TYPE_NVARCHAR,
+  JSON: DB_TYPE_JSON,
+  BLOB: DB_TYPE_BLOB,
   DATE: DB_TYPE_DATE,
   TIMESTAMP: DB_TYPE_TIMESTAMP,
   "TIMESTAMP WITH TIME ZONE": DB_TYPE_TIMESTAMP_TZ,
+  "TIMESTAMP WITH LOCAL TIME ZONE": DB_TYPE_TIMESTAMP_LTZ,
 };
 
 export class FakeOracle {
@@ -371,8 +538,17 @@ export class FakeOracle {
     this.fixedNow = null;
   }
   dbOsZone = "+00:00";
+  /** connection.oracleServerVersion: major*1e8 + minor*1e6 + update*1e4 + ... (lib/thin/connection.js). */
+  serverVersion = 2307000000;
+  /** NLS_NCHAR_CHARACTERSET; Thin can decode NCHAR/NVARCHAR2/NCLOB values only in AL16UTF16. */
+  nationalCharset = "AL16UTF16";
   /** Resolved immediately unless a test holds executes with `holdExecutes()`. */
   gate: Promise<void> = Promise.resolve();
+  /** Round trips to the database, counted as Thin makes them. */
+  roundTrips = 0;
+  resultSetsOpen = 0;
+  /** Bytes of LOB values handed to the client (what a memory guard must keep small). */
+  lobBytesFetched = 0;
   private rules: (InjectRule & { seen: number; failed: number })[] = [];
 
   /** The module object the adapter receives as `driver`. */
@@ -382,7 +558,13 @@ export class FakeOracle {
     STRING: DB_TYPE_VARCHAR,
     NUMBER: DB_TYPE_NUMBER,
     DB_TYPE_VARCHAR,
+    DB_TYPE_NVARCHAR,
+    DB_TYPE_CHAR,
+    DB_TYPE_NCHAR,
     DB_TYPE_NUMBER,
+    DB_TYPE_RAW,
+    DB_TYPE_BLOB,
+    DB_TYPE_JSON,
     DB_TYPE_CLOB,
     DB_TYPE_NCLOB,
     DB_TYPE_DATE,
@@ -394,7 +576,7 @@ export class FakeOracle {
       for (const k of ["user", "password", "connectString"]) {
         if (attrs[k] !== undefined && typeof attrs[k] !== "string") throw driverError("NJS-007", `invalid value for "${k}" in parameter 1`);
       }
-      for (const k of ["poolMin", "poolMax", "poolIncrement", "poolTimeout"]) {
+      for (const k of ["poolMin", "poolMax", "poolIncrement", "poolTimeout", "expireTime"]) {
         const v = attrs[k];
         if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 0)) throw driverError("NJS-007", `invalid value for "${k}" in parameter 1`);
       }
@@ -448,6 +630,11 @@ export class FakeOracle {
     }
   }
 
+  /** The sessions checked out now lose their network silently (`silent`) or their server stalls (`stalled`); new ones are fine. */
+  breakSessions(link: "silent" | "stalled"): void {
+    for (const c of this.connections) if (c.state === "open") c.link = link;
+  }
+
   /** Kills every session currently checked out (like ALTER SYSTEM KILL SESSION). */
   killSessions(): void {
     for (const c of this.connections) if (c.state === "open") c.state = "killed";
@@ -488,6 +675,7 @@ interface SqlEnv {
   nowUtc: string;
   dbOsZone: string;
   sessionZone: string;
+  serverVersion: number;
   error: (code: string, text?: string) => Error;
 }
 type Val =
@@ -497,6 +685,7 @@ type Val =
   | { t: "ts"; us: bigint } // naive wall time
   | { t: "date"; us: bigint } // naive wall time, whole seconds
   | { t: "tstz"; us: bigint; zone: string } // us is the UTC instant
+  | { t: "ltz"; us: bigint } // TIMESTAMP WITH LOCAL TIME ZONE: the UTC instant, shown in the session zone
   | { t: "ival"; us: bigint }
   | { t: "bool"; v: boolean | null };
 type Node =
@@ -506,6 +695,7 @@ type Node =
   | { k: "fn"; name: string; args: Node[] }
   | { k: "cast"; e: Node; type: string }
   | { k: "atz"; e: Node; zone: Node }
+  | { k: "case"; when: Node; then: Node; else?: Node }
   | { k: "bin"; op: string; l: Node; r: Node };
 interface Tok {
   k: "id" | "bind" | "str" | "num" | "op";
@@ -599,6 +789,15 @@ class Parser {
       return e;
     }
     if (t.k === "id" && t.v === "NULL") return { k: "lit", v: NULL };
+    if (t.k === "id" && t.v === "CASE") {
+      this.take("WHEN");
+      const when = this.expr();
+      this.take("THEN");
+      const then = this.expr();
+      const node: Node = { k: "case", when, then, ...(this.accept("ELSE") ? { else: this.expr() } : {}) };
+      this.take("END");
+      return node;
+    }
     if (t.k === "id" && t.v === "CAST") {
       this.take("(");
       const e = this.expr();
@@ -613,6 +812,7 @@ class Parser {
       if (!this.peek(")"))
         do args.push(this.expr());
         while (this.accept(","));
+      if (this.accept("RETURNING")) this.take(); // JSON_SERIALIZE(x RETURNING CLOB): the result type
       this.take(")");
       return { k: "fn", name: t.v, args };
     }
@@ -692,10 +892,10 @@ function compare(a: Val, b: Val, env: SqlEnv): number | null {
   if (a.t === "str" && b.t === "str") return a.v < b.v ? -1 : a.v > b.v ? 1 : 0;
   const naive = (v: Val) => v.t === "ts" || v.t === "date";
   if (naive(a) && naive(b)) return cmpBig((a as { us: bigint }).us, (b as { us: bigint }).us);
-  if (a.t === "tstz" && b.t === "tstz") return cmpBig(a.us, b.us);
+  if ((a.t === "tstz" || a.t === "ltz") && (b.t === "tstz" || b.t === "ltz")) return cmpBig(a.us, b.us);
   // A naive datetime meets a zoned one: Oracle reads the naive one in the SESSION time zone.
-  if (a.t === "tstz" && naive(b)) return cmpBig(a.us, wallToUtc((b as { us: bigint }).us, env.sessionZone, env));
-  if (naive(a) && b.t === "tstz") return cmpBig(wallToUtc((a as { us: bigint }).us, env.sessionZone, env), b.us);
+  if ((a.t === "tstz" || a.t === "ltz") && naive(b)) return cmpBig(a.us, wallToUtc((b as { us: bigint }).us, env.sessionZone, env));
+  if (naive(a) && (b.t === "tstz" || b.t === "ltz")) return cmpBig(wallToUtc((a as { us: bigint }).us, env.sessionZone, env), b.us);
   if ((naive(a) || a.t === "tstz") && b.t === "str") throw env.error("ORA-01843", "not a valid month"); // NLS format mismatch
   if (a.t === "str" && (naive(b) || b.t === "tstz")) throw env.error("ORA-01843", "not a valid month");
   throw env.error("ORA-00932", `inconsistent datatypes: expected ${a.t} got ${b.t}`);
@@ -726,9 +926,11 @@ function colValue(table: FakeTable | null, row: Record<string, string | null>, n
       return { t: "ts", us: parseWall(raw) as bigint };
     case DB_TYPE_DATE:
       return { t: "date", us: parseWall(raw) as bigint };
-    case DB_TYPE_TIMESTAMP_TZ: {
+    case DB_TYPE_TIMESTAMP_TZ:
+    case DB_TYPE_TIMESTAMP_LTZ: {
       const [d, t, zone] = raw.split(" ") as [string, string, string];
-      return { t: "tstz", us: wallToUtc(parseWall(`${d} ${t}`) as bigint, zone, env), zone };
+      const us = wallToUtc(parseWall(`${d} ${t}`) as bigint, zone, env);
+      return col.dbType === DB_TYPE_TIMESTAMP_LTZ ? { t: "ltz", us } : { t: "tstz", us, zone };
     }
     default:
       return { t: "str", v: raw };
@@ -771,20 +973,42 @@ function evaluate(n: Node, ctx: RowCtx, env: SqlEnv): Val {
       if (v.t === "null") return NULL;
       if (z.t !== "str") throw env.error("ORA-01882", "timezone region not found");
       zoneOffsetUs(z.v, 0n, env); // validates the zone
-      if (v.t === "tstz") return { t: "tstz", us: v.us, zone: z.v };
+      if (v.t === "tstz" || v.t === "ltz") return { t: "tstz", us: v.us, zone: z.v };
       if (v.t === "ts") return { t: "tstz", us: wallToUtc(v.us, env.sessionZone, env), zone: z.v };
       throw env.error("ORA-00932", "inconsistent datatypes: expected TIMESTAMP got DATE");
     }
     case "cast": {
       const v = evaluate(n.e, ctx, env);
       if (v.t === "null") return NULL;
-      const wall = v.t === "tstz" ? v.us + zoneOffsetUs(v.zone, v.us, env) : v.t === "ts" || v.t === "date" ? v.us : null;
+      if (n.type === "TIMESTAMP WITH LOCAL TIME ZONE") {
+        if (v.t === "tstz" || v.t === "ltz") return { t: "ltz", us: v.us };
+        if (v.t === "ts" || v.t === "date") return { t: "ltz", us: wallToUtc(v.us, env.sessionZone, env) };
+      }
+      const wall =
+        v.t === "tstz"
+          ? v.us + zoneOffsetUs(v.zone, v.us, env)
+          : v.t === "ltz"
+            ? v.us + zoneOffsetUs(env.sessionZone, v.us, env)
+            : v.t === "ts" || v.t === "date"
+              ? v.us
+              : null;
       if (wall === null) throw env.error("ORA-00932", "inconsistent datatypes");
       if (/^TIMESTAMP(\s*\(\s*\d\s*\))?$/.test(n.type)) return { t: "ts", us: wall };
       if (n.type === "DATE") return { t: "date", us: wall - (((wall % 1000000n) + 1000000n) % 1000000n) };
       throw new Error(`fake-oracledb: unsupported CAST to ${n.type}`);
     }
+    case "case":
+      return (evaluate(n.when, ctx, env) as { v: boolean | null }).v === true ? evaluate(n.then, ctx, env) : n.else ? evaluate(n.else, ctx, env) : NULL;
     case "fn":
+      if (n.name === "DBMS_LOB.GETLENGTH") {
+        // Characters of a CLOB (UTF-16 code units, as JS counts them), bytes of a BLOB.
+        const arg = n.args[0];
+        const col = arg?.k === "id" ? ctx.table?.columns.find((c) => c.name === arg.name) : undefined;
+        const v = arg ? evaluate(arg, ctx, env) : NULL;
+        if (v.t === "null") return NULL;
+        if (v.t !== "str") throw env.error("ORA-06553", "PLS-306: wrong number or types of arguments in call to 'GETLENGTH'");
+        return { t: "num", v: String(col?.dbType === DB_TYPE_BLOB ? Buffer.byteLength(v.v) : v.v.length) };
+      }
       return callFunction(
         n.name,
         n.args.map((a) => evaluate(a, ctx, env)),
@@ -840,6 +1064,10 @@ function callFunction(name: string, args: Val[], env: SqlEnv): Val {
       if (us === null) throw env.error("ORA-01861", "literal does not match format string");
       return { t: "date", us };
     }
+    case "TO_CLOB": // NCLOB/NVARCHAR2 -> the database character set (AL32UTF8 under Thin)
+      return { t: "str", v: str(a) };
+    case "JSON_SERIALIZE": // the JSON text (Oracle writes it minified; the fake keeps it as stored)
+      return { t: "str", v: str(a) };
     case "SUBSTR": {
       const start = Number((b as { v: string }).v);
       const len = c ? Number((c as { v: string }).v) : undefined;
@@ -856,10 +1084,13 @@ function callFunction(name: string, args: Val[], env: SqlEnv): Val {
     }
     case "TO_CHAR": {
       if (a.t === "num" || a.t === "str") return { t: "str", v: a.v };
-      const kind = formatKind(str(b));
+      // A trailing "quoted" part of the mask is copied as is (Oracle's literal text in a mask).
+      const [, mask = "", literal = ""] = /^(.*?)(?:"([^"]*)")?$/.exec(str(b)) ?? [];
+      const kind = formatKind(mask);
       if (a.t === "date" && kind !== "SS") throw env.error("ORA-01821", "date format not recognized");
-      const wall = a.t === "tstz" ? a.us + zoneOffsetUs(a.zone, a.us, env) : (a as { us: bigint }).us;
-      return { t: "str", v: formatWall(wall, kind !== "SS") };
+      const wall =
+        a.t === "tstz" ? a.us + zoneOffsetUs(a.zone, a.us, env) : a.t === "ltz" ? a.us + zoneOffsetUs(env.sessionZone, a.us, env) : (a as { us: bigint }).us;
+      return { t: "str", v: formatWall(wall, kind !== "SS") + literal };
     }
   }
   throw new Error(`fake-oracledb: unsupported function ${name}`);
@@ -875,6 +1106,8 @@ function outType(item: Item, table: FakeTable | null, sample: Val | undefined): 
     const col = table?.columns.find((c) => c.name === (item.e as { name: string }).name);
     if (col) return { ...col, name: item.alias };
   }
+  if (item.e.k === "case") return { ...outType({ e: item.e.then, alias: item.alias }, table, sample), name: item.alias };
+  if (item.e.k === "fn" && (item.e.name === "TO_CLOB" || item.e.name === "JSON_SERIALIZE")) return { name: item.alias, dbType: DB_TYPE_CLOB };
   const byVal: Partial<Record<Val["t"], FakeDbType>> = { num: DB_TYPE_NUMBER, ts: DB_TYPE_TIMESTAMP, date: DB_TYPE_DATE, tstz: DB_TYPE_TIMESTAMP_TZ };
   return { name: item.alias, dbType: (sample && byVal[sample.t]) || DB_TYPE_VARCHAR };
 }
@@ -897,13 +1130,16 @@ function storedForm(v: Val, env: SqlEnv): unknown {
 }
 
 /** Parses and runs one SELECT; returns column descriptions and rows of stored-form values. */
-function evaluateSelect(sql: string, env: SqlEnv): { columns: { name: string; dbType: FakeDbType; precision?: number }[]; rows: unknown[][] } {
+function evaluateSelect(sql: string, env: SqlEnv): { columns: { name: string; dbType: FakeDbType; precision?: number }[]; rows: unknown[][]; plan: Plan } {
   const toks = tokenize(sql);
-  // Bind names must match the placeholders exactly, as the database insists.
-  const placeholders = new Set(toks.filter((t) => t.k === "bind").map((t) => t.v));
+  // Bind names must match the placeholders exactly; Thin checks before sending anything
+  // (lib/thin/connection.js: NJS-098 for a count mismatch, NJS-097 for an unknown name).
+  const all = toks.filter((t) => t.k === "bind").map((t) => t.v);
+  const placeholders = new Set(all);
   const given = new Set(Object.keys(env.binds).map((k) => k.toUpperCase()));
-  for (const g of given) if (!placeholders.has(g)) throw env.error("ORA-01036", "illegal variable name/number");
-  for (const p of placeholders) if (!given.has(p)) throw env.error("ORA-01008", "not all variables bound");
+  if (given.size !== placeholders.size)
+    throw env.error("NJS-098", `${all.length} bind placeholders were used in the SQL statement but ${given.size} bind values were provided`);
+  for (const g of given) if (!placeholders.has(g)) throw env.error("NJS-097", `no bind placeholder named ":${g}" was found in the statement text`);
 
   const p = new Parser(toks);
   p.take("SELECT");
@@ -916,6 +1152,8 @@ function evaluateSelect(sql: string, env: SqlEnv): { columns: { name: string; db
   } while (p.accept(","));
   p.take("FROM");
   const from = p.take().v;
+  // Before 12.2 an identifier is at most 30 bytes.
+  if (env.serverVersion < 1202000000 && from.split(".").some((part) => Buffer.byteLength(part) > 30)) throw env.error("ORA-00972", "identifier is too long");
   let where: Node | undefined;
   const order: { e: Node; desc: boolean }[] = [];
   let fetch: Node | undefined;
@@ -974,5 +1212,70 @@ function evaluateSelect(sql: string, env: SqlEnv): { columns: { name: string; db
     rows = rows.slice(0, Math.max(0, Number(n.v)));
   }
   const columns = items.map((it, i) => outType(it, table, rows[0]?.vals[i]));
-  return { columns, rows: rows.map((r) => r.vals.map((v) => storedForm(v, env))) };
+  const plan = table ? planOf(table, where, order, rows, fetch !== undefined && rows.length === selected.length ? null : rows.length, env) : NO_PLAN;
+  return { columns, rows: rows.map((r) => r.vals.map((v) => storedForm(v, env))), plan };
+}
+
+const NO_PLAN: Plan = { rangeStart: false, sort: false, rowsExamined: 0 };
+/** The column types whose values an index on them can seek to without converting the column. */
+const SEEKABLE: Partial<Record<string, Val["t"]>> = {
+  DB_TYPE_TIMESTAMP: "ts",
+  DB_TYPE_DATE: "date",
+  DB_TYPE_TIMESTAMP_TZ: "tstz",
+  DB_TYPE_TIMESTAMP_LTZ: "ltz",
+};
+
+function conjuncts(n: Node | undefined): Node[] {
+  if (!n) return [];
+  return n.k === "bin" && n.op === "AND" ? [...conjuncts(n.l), ...conjuncts(n.r)] : [n];
+}
+const hasColumn = (n: Node, table: FakeTable): boolean =>
+  n.k === "id"
+    ? table.columns.some((c) => c.name === n.name)
+    : n.k === "fn"
+      ? n.args.some((a) => hasColumn(a, table))
+      : n.k === "cast" || n.k === "atz"
+        ? hasColumn(n.e, table)
+        : n.k === "bin"
+          ? hasColumn(n.l, table) || hasColumn(n.r, table)
+          : false;
+
+/** `stoppedAfter`: rows a FETCH FIRST let through when it cut the result short, else null. */
+function planOf(
+  table: FakeTable,
+  where: Node | undefined,
+  order: { e: Node; desc: boolean }[],
+  rows: { ctx: RowCtx }[],
+  stoppedAfter: number | null,
+  env: SqlEnv,
+): Plan {
+  const tsCol = table.columns.find((c) => c.name === "EVENT_TIMESTAMP");
+  const want = tsCol && SEEKABLE[tsCol.dbType.name];
+  const index = table.rows
+    .map((row) => ({ row, ts: colValue(table, row, "EVENT_TIMESTAMP", env) as Val, id: colValue(table, row, "ID", env) as Val }))
+    .filter((e) => e.ts.t !== "null")
+    .sort((a, b) => (compare(a.ts, b.ts, env) as number) || (compare(a.id, b.id, env) as number));
+  let start = 0;
+  let end = index.length;
+  let rangeStart = false;
+  for (const c of conjuncts(where)) {
+    if (c.k !== "bin" || c.l.k !== "id" || c.l.name !== "EVENT_TIMESTAMP" || hasColumn(c.r, table)) continue;
+    const v = evaluate(c.r, { table: null, row: {} }, env);
+    if (v.t !== want) continue; // the column would be converted: a filter, not an access predicate
+    const at = (strict: boolean) => index.findIndex((e) => (compare(e.ts, v, env) as number) > (strict ? 0 : -1));
+    const pos = (i: number) => (i < 0 ? index.length : i);
+    if (c.op === ">=" || c.op === ">" || c.op === "=") {
+      start = Math.max(start, pos(at(c.op === ">")));
+      rangeStart = true;
+    }
+    if (c.op === "<=" || c.op === "<" || c.op === "=") end = Math.min(end, pos(at(c.op !== "<")));
+  }
+  const names = order.map((o) => (o.e.k === "id" ? o.e.name : ""));
+  const follows =
+    names[0] === "EVENT_TIMESTAMP" && (names.length === 1 || (names.length === 2 && names[1] === "ID")) && order.every((o) => o.desc === order[0]?.desc);
+  if (!follows || stoppedAfter === null) return { rangeStart, sort: !follows && order.length > 0, rowsExamined: Math.max(0, end - start) };
+  // The walk stops at the last row handed out (from the range's far end when descending).
+  const last = rows[rows.length - 1]?.ctx.row;
+  const at = index.findIndex((e) => e.row === last);
+  return { rangeStart, sort: false, rowsExamined: order[0]?.desc ? end - at : at - start + 1 };
 }

@@ -30,3 +30,10 @@ t.test("positions order by timestamp, then by id as an integer", async (t) => {
   t.notOk(isAfter(at("2026-01-01 00:00:00.000000", "5"), at("2026-01-01 00:00:00.000000", "5")));
   t.ok(isAfter(at("2026-01-01 00:00:00.000000", "5"), null));
 });
+
+t.test("start_from with a zone becomes wall-clock in an IANA source zone, with the offset of that date", async (t) => {
+  t.equal(wallClock("2026-07-01T10:00:00Z", "Europe/Berlin"), "2026-07-01 12:00:00.000000", "summer: +02:00");
+  t.equal(wallClock("2026-01-15T10:00:00Z", "Europe/Berlin"), "2026-01-15 11:00:00.000000", "winter: +01:00");
+  t.equal(wallClock("2026-07-01T12:00:00+02:00", "America/New_York"), "2026-07-01 06:00:00.000000");
+  t.equal(wallClock("2026-07-01T12:00:00.25", "Europe/Berlin"), "2026-07-01 12:00:00.250000", "no zone: already wall-clock");
+});

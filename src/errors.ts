@@ -80,3 +80,13 @@ export function describeError(err: unknown): string {
   }
   return parts.join(": caused by: ");
 }
+
+/**
+ * A watermark write (or read) was refused because this instance no longer holds its
+ * program's lock: another instance may own the watermark now, so nothing may be committed.
+ */
+export class FencedError extends PublisherError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_FENCED", message, options);
+  }
+}

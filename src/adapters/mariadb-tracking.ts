@@ -73,10 +73,13 @@ const HELD = "IS_USED_LOCK(?) = CONNECTION_ID()";
  * The MariaDB lock name for a program (and partition): a hash of the full
  * `oracle-nats-publisher:<database>:<program>[:<partition>]`, because MariaDB limits lock names
  * to 64 characters and a cut name would let two programs with a long common prefix share one.
- * 160 bits of SHA-256 in hex: 62 characters in all.
+ * 160 bits of SHA-256 in hex: 62 characters in all. A partitioned mode holds one lock per
+ * partition under the same program.
  */
 export function lockName(database: string, programName: string, partition?: string): string {
-  const full = `oracle-nats-publisher:${database}:${programName}${partition === undefined ? "" : `:${partition}`}`;
+  // ':' inside a part is escaped, so that program "p:1" and program "p" partition "1" differ.
+  const part = (text: string) => text.replace(/%/g, "%25").replace(/:/g, "%3A");
+  const full = `oracle-nats-publisher:${part(database)}:${part(programName)}${partition === undefined ? "" : `:${part(partition)}`}`;
   return `oracle-nats-publisher:${createHash("sha256").update(full).digest("hex").slice(0, 40)}`;
 }
 

@@ -96,24 +96,27 @@ t.test("a standby is told who holds the lock, takes over once the holder is kill
   t.match(await env.row(), { ts: wm(2).watermark.ts, id: "2", seq: "2", STATUS: "RUNNING" }, "the row is what the new holder wrote");
 });
 
-t.test("KILL of the idle lock connection aborts lockLost without an uncaught exception; a write is refused until the next begin() takes the lock again", async (t) => {
-  const env = await setup(t);
-  const s = env.store();
-  await s.open();
-  await s.begin();
-  await s.checkpoint(wm(1), 1);
-  const lost = s.lockLost;
-  await kill(env.admin, (await env.holderId(s)) as number);
-  await until(() => lost.aborted, "lockLost aborts");
-  t.notOk(s.holdsLock, "the store knows it holds no lock");
-  await t.rejects(s.checkpoint(wm(2), 2), { code: "E_FENCED" }, "a checkpoint after the loss is refused");
-  t.match(await env.row(), { ts: wm(1).watermark.ts, id: "1" }, "the row is unchanged");
-  await s.begin();
-  t.ok(s.holdsLock, "begin() took the lock again on a new connection");
-  t.notOk(s.lockLost.aborted, "with a new lockLost signal");
-  await s.checkpoint(wm(2), 2);
-  t.match(await env.row(), { id: "2" }, "and writes again");
-});
+t.test(
+  "KILL of the idle lock connection aborts lockLost without an uncaught exception; a write is refused until the next begin() takes the lock again",
+  async (t) => {
+    const env = await setup(t);
+    const s = env.store();
+    await s.open();
+    await s.begin();
+    await s.checkpoint(wm(1), 1);
+    const lost = s.lockLost;
+    await kill(env.admin, (await env.holderId(s)) as number);
+    await until(() => lost.aborted, "lockLost aborts");
+    t.notOk(s.holdsLock, "the store knows it holds no lock");
+    await t.rejects(s.checkpoint(wm(2), 2), { code: "E_FENCED" }, "a checkpoint after the loss is refused");
+    t.match(await env.row(), { ts: wm(1).watermark.ts, id: "1" }, "the row is unchanged");
+    await s.begin();
+    t.ok(s.holdsLock, "begin() took the lock again on a new connection");
+    t.notOk(s.lockLost.aborted, "with a new lockLost signal");
+    await s.checkpoint(wm(2), 2);
+    t.match(await env.row(), { id: "2" }, "and writes again");
+  },
+);
 
 t.test("a reset of the lock connection aborts lockLost, and the store recovers on its next operation", async (t) => {
   const env = await setup(t);
@@ -148,7 +151,11 @@ t.test("a black-holed statement fails with a transient deadline error naming the
     "a checkpoint on a black-holed connection",
   );
   t.match(err, { name: "TrackingError", code: "E_TRACKING_TRANSIENT", transient: true }, "a transient TrackingError");
-  t.match((err as Error).message, new RegExp(`committing a checkpoint.*127\\.0\\.0\\.1:${proxy.port}.*E_MARIADB_DEADLINE`), "naming operation, server and deadline");
+  t.match(
+    (err as Error).message,
+    new RegExp(`committing a checkpoint.*127\\.0\\.0\\.1:${proxy.port}.*E_MARIADB_DEADLINE`),
+    "naming operation, server and deadline",
+  );
   t.ok(s.lockLost.aborted, "the destroyed connection took the lock with it");
   proxy.forward();
   await s.begin();

@@ -80,7 +80,12 @@ t.test("a page that meets a black hole fails the read with a transient deadline 
   t.match(err, { name: "SourceError", code: "E_SOURCE_TRANSIENT", transient: true }, "a transient SourceError");
   t.match((err as Error).message, new RegExp(`127\\.0\\.0\\.1:${proxy.port}.*E_MARIADB_DEADLINE`), "naming the server and the deadline");
   proxy.forward();
-  const again = source.read({ after: { ts: first?.[9]?.eventTimestamp as string, id: first?.[9]?.id as string }, limit: 1000, pageSize: 100, safetyLagSeconds: 0 });
+  const again = source.read({
+    after: { ts: first?.[9]?.eventTimestamp as string, id: first?.[9]?.id as string },
+    limit: 1000,
+    pageSize: 100,
+    safetyLagSeconds: 0,
+  });
   t.equal((await nextChunk(again))?.length, 20, "a new read reconnects and resumes after the last row");
 });
 
@@ -88,7 +93,11 @@ t.test("latest() on a black-holed server fails with the deadline error", async (
   const { proxy, source } = await setup(t, 3);
   t.ok(await source.latest(0), "answers while the server does");
   proxy.blackhole();
-  await t.rejects(settlesWithin(source.latest(0), 30_000, "latest() on a black hole"), { name: "SourceError", transient: true, message: /E_MARIADB_DEADLINE|ER_CONNECTION_TIMEOUT|timeout/i });
+  await t.rejects(settlesWithin(source.latest(0), 30_000, "latest() on a black hole"), {
+    name: "SourceError",
+    transient: true,
+    message: /E_MARIADB_DEADLINE|ER_CONNECTION_TIMEOUT|timeout/i,
+  });
 });
 
 t.test("destroying a read whose page is stuck lets its connection go at once, and close() does not hang", async (t) => {

@@ -13,7 +13,12 @@
  * - Every call takes an AbortSignal: an abort destroys the connection and rejects at once with
  *   the signal's reason, so a shutdown never waits on a server that does not answer.
  * - TCP keepalive is on, so a peer that vanished without closing TCP is noticed by the kernel.
+ * - Giving a connection up destroys its socket here (`abandon`), not with the connector's
+ *   destroy(): with a statement in flight, that one first opens a second connection to send
+ *   KILL and closes the socket only after it answered (never, on a dead network), and leaves
+ *   the KILL's failure as an unhandled rejection.
  */
+import { connect as netConnect, type Socket } from "node:net";
 import * as mariadb from "mariadb";
 import { connectionEnded, MariadbDeadlineError } from "./mariadb-errors";
 
@@ -30,6 +35,24 @@ export const KEEPALIVE_DELAY_MS = 10_000;
 
 /** close() waits this long for a polite COM_QUIT before it destroys the socket. */
 const CLOSE_GRACE_MS = 1_000;
+
+/** The socket under each connection this module opened. */
+const sockets = new WeakMap<mariadb.Connection, Socket>();
+
+/** Open, and its socket not given up. */
+export function isAlive(conn: mariadb.Connection): boolean {
+  return conn.isValid() && !(sockets.get(conn)?.destroyed ?? false);
+}
+
+/**
+ * Gives a connection up at once: its socket is destroyed, the connector fails whatever was in
+ * flight and reports the error to the connection's listener. Never waits for the server.
+ */
+export function abandon(conn: mariadb.Connection, reason: Error = new Error("connection abandoned")): void {
+  const socket = sockets.get(conn);
+  if (socket && !socket.destroyed) socket.destroy(reason);
+  else if (conn.isValid()) conn.destroy();
+}
 
 export function connectionConfig(endpoint: MariadbEndpoint, connectTimeoutMs: number): mariadb.ConnectionConfig {
   const { host, port, user, password, database } = endpoint;
@@ -96,20 +119,26 @@ export async function openConnection(
   signal: AbortSignal | undefined,
   onLost: (conn: mariadb.Connection, err: unknown) => void,
 ): Promise<mariadb.Connection> {
-  let abandoned = false;
-  const pending = mariadb.createConnection(connectionConfig(endpoint, connectTimeoutMs)).then((conn) => {
+  let socket: Socket | undefined;
+  const config: mariadb.ConnectionConfig = {
+    ...connectionConfig(endpoint, connectTimeoutMs),
+    stream: () => {
+      socket = netConnect(endpoint.port, endpoint.host);
+      return socket;
+    },
+  };
+  const pending = mariadb.createConnection(config).then((conn) => {
     conn.on("error", (err: unknown) => onLost(conn, err));
     conn.on("end", () => onLost(conn, connectionEnded(endpoint.host, endpoint.port)));
-    if (abandoned) conn.destroy();
+    if (socket) sockets.set(conn, socket);
+    if (socket?.destroyed) conn.destroy();
     return conn;
   });
   return bounded(pending, {
     // The driver enforces connectTimeout itself; this bound only catches a driver that does not.
     ms: connectTimeoutMs + 1_000,
     signal,
-    onGiveUp: () => {
-      abandoned = true;
-    },
+    onGiveUp: () => socket?.destroy(),
     deadline: () => new MariadbDeadlineError("connecting", endpoint.host, endpoint.port, connectTimeoutMs),
   });
 }
@@ -127,7 +156,7 @@ export function queryWithin<T>(
   return bounded(conn.query(sql, params) as Promise<T>, {
     ms,
     signal,
-    onGiveUp: () => conn.destroy(),
+    onGiveUp: () => abandon(conn, new MariadbDeadlineError(what, endpoint.host, endpoint.port, ms)),
     deadline: () => new MariadbDeadlineError(what, endpoint.host, endpoint.port, ms),
   });
 }
@@ -135,13 +164,13 @@ export function queryWithin<T>(
 /** Ends `conn` politely if it answers within a second, else destroys it: never hangs. */
 export async function closeConnection(conn: mariadb.Connection | null | undefined): Promise<void> {
   if (!conn) return;
-  if (!conn.isValid()) {
-    conn.destroy();
+  if (!isAlive(conn)) {
+    abandon(conn);
     return;
   }
   await bounded(conn.end(), {
     ms: CLOSE_GRACE_MS,
-    onGiveUp: () => conn.destroy(),
+    onGiveUp: () => abandon(conn),
     deadline: () => new Error("close"),
-  }).catch(() => conn.destroy());
+  }).catch(() => abandon(conn));
 }

@@ -22,7 +22,7 @@ import type * as mariadb from "mariadb";
 import { SourceError } from "../errors";
 import { type RetryPolicy, withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
-import { closeConnection, type MariadbEndpoint, openConnection, queryWithin } from "./mariadb-connection";
+import { abandon, closeConnection, isAlive, type MariadbEndpoint, openConnection, queryWithin } from "./mariadb-connection";
 import { isTransientMariadbError, quoteTable } from "./mariadb-errors";
 
 export interface MariadbSourceOptions {
@@ -124,7 +124,7 @@ export class MariadbSource implements RowSource {
       return await withRetry(
         async () => {
           let conn = reuse?.conn ?? null;
-          if (!conn?.isValid()) {
+          if (!conn || !isAlive(conn)) {
             conn = await this.connect(signal);
             if (reuse) reuse.conn = conn;
           }
@@ -132,7 +132,7 @@ export class MariadbSource implements RowSource {
             return await fn(conn);
           } catch (err) {
             if (reuse) reuse.conn = null;
-            conn.destroy();
+            abandon(conn);
             this.open.delete(conn);
             throw err;
           } finally {
@@ -156,21 +156,27 @@ export class MariadbSource implements RowSource {
     return (rows as string[][])[0]?.[0] as string;
   }
 
-  async latest(safetyLagSeconds: number): Promise<Watermark | null> {
-    return this.withConnection("reading the newest row of", async (conn) => {
-      const upper = await this.upperBound(conn, safetyLagSeconds);
-      const rows = (await this.q(
-        conn,
-        "reading the newest row of",
-        {
-          sql: `SELECT DATE_FORMAT(EVENT_TIMESTAMP, '${TS}'), CAST(ID AS CHAR) FROM ${this.quoted} WHERE EVENT_TIMESTAMP <= ? ORDER BY EVENT_TIMESTAMP DESC, ID DESC LIMIT 1`,
-          rowsAsArray: true,
-        },
-        [upper],
-      )) as string[][];
-      const row = rows[0];
-      return row ? { ts: row[0] as string, id: row[1] as string } : null;
-    });
+  async latest(safetyLagSeconds: number, signal?: AbortSignal): Promise<Watermark | null> {
+    return this.withConnection(
+      "reading the newest row of",
+      async (conn) => {
+        const upper = await this.upperBound(conn, safetyLagSeconds, signal);
+        const rows = (await this.q(
+          conn,
+          "reading the newest row of",
+          {
+            sql: `SELECT DATE_FORMAT(EVENT_TIMESTAMP, '${TS}'), CAST(ID AS CHAR) FROM ${this.quoted} WHERE EVENT_TIMESTAMP <= ? ORDER BY EVENT_TIMESTAMP DESC, ID DESC LIMIT 1`,
+            rowsAsArray: true,
+          },
+          [upper],
+          signal,
+        )) as string[][];
+        const row = rows[0];
+        return row ? { ts: row[0] as string, id: row[1] as string } : null;
+      },
+      undefined,
+      signal,
+    );
   }
 
   /** The next page after `cursor.after` (null at the end), on the read's own connection. */
@@ -206,7 +212,7 @@ export class MariadbSource implements RowSource {
     cursor.held.conn = null;
     if (abort) {
       cursor.stop.abort(new SourceError("read closed", false));
-      conn?.destroy();
+      if (conn) abandon(conn);
     } else void closeConnection(conn);
   }
 

@@ -29,7 +29,7 @@ import type * as mariadb from "mariadb";
 import { FencedError, LockError, TrackingError } from "../errors";
 import { type RetryPolicy, sleep, withRetry } from "../pipeline/retry";
 import type { Checkpoint, WatermarkStore } from "../pipeline/types";
-import { closeConnection, type MariadbEndpoint, openConnection, queryWithin } from "./mariadb-connection";
+import { abandon, closeConnection, isAlive, type MariadbEndpoint, openConnection, queryWithin } from "./mariadb-connection";
 import { isTransientMariadbError } from "./mariadb-errors";
 
 export interface TrackingOptions {
@@ -106,6 +106,11 @@ export class MariadbTracking implements WatermarkStore {
   private tenure: AbortController = notHeld("the program lock has not been taken yet");
   private monitor: NodeJS.Timeout | null = null;
   private checking = false;
+  /**
+   * Server-side ids of this store's connections that it gave up on (deadline, abort, reset)
+   * while the server may still see them alive, and so still hold the lock there.
+   */
+  private readonly abandoned = new Set<number>();
 
   constructor(options: TrackingOptions) {
     this.options = options;
@@ -147,7 +152,8 @@ export class MariadbTracking implements WatermarkStore {
   private dropped(conn: mariadb.Connection, err: unknown): void {
     if (conn !== this.conn) return;
     this.conn = null;
-    conn.destroy();
+    if (conn.threadId !== null && this.abandoned.size < 16) this.abandoned.add(conn.threadId);
+    abandon(conn);
     if (this.held) this.lose(`the connection holding lock ${this.lockName} of program ${this.options.programName} was lost`, err);
   }
 
@@ -159,7 +165,7 @@ export class MariadbTracking implements WatermarkStore {
   }
 
   private async connection(signal?: AbortSignal): Promise<mariadb.Connection> {
-    if (this.conn?.isValid()) return this.conn;
+    if (this.conn && isAlive(this.conn)) return this.conn;
     if (this.conn) this.dropped(this.conn, new Error("connection no longer valid"));
     this.conn = await openConnection(this.endpoint, this.options.connectTimeoutMs, signal, (c, err) => this.dropped(c, err));
     return this.conn;
@@ -172,7 +178,7 @@ export class MariadbTracking implements WatermarkStore {
     try {
       return await queryWithin<T>(conn, this.endpoint, what, this.queryTimeoutMs, signal, sql, params);
     } catch (err) {
-      if (!conn.isValid()) this.dropped(conn, err);
+      if (!isAlive(conn)) this.dropped(conn, err);
       throw err;
     }
   }
@@ -238,7 +244,7 @@ export class MariadbTracking implements WatermarkStore {
    * PROCESS privilege). Holding it already is success.
    */
   async tryAcquire(signal?: AbortSignal): Promise<LockAttempt> {
-    if (this.held && this.conn?.isValid()) return { acquired: true };
+    if (this.held && this.conn && isAlive(this.conn)) return { acquired: true };
     for (let attempt = 0; ; attempt++) {
       const rows = await this.query<unknown[][]>(
         "taking the program lock",
@@ -256,8 +262,35 @@ export class MariadbTracking implements WatermarkStore {
       const id = rows[0]?.[1];
       // Released between GET_LOCK and IS_USED_LOCK: try again, a few times.
       if ((id === null || id === undefined) && attempt < 3) continue;
+      if (id !== null && id !== undefined && attempt < 3 && (await this.endAbandoned(Number(id), signal))) continue;
       return { acquired: false, holder: id === null || id === undefined ? null : await this.holder(Number(id), signal) };
     }
+  }
+
+  /**
+   * When the holder is a connection this store itself gave up on (its socket destroyed here,
+   * but the server has not noticed: a black-holed network keeps a session alive on the server
+   * until wait_timeout or TCP keepalive ends it), KILL it, which any user may do to its own
+   * sessions, and wait until the server has released its lock. Nothing can write through it
+   * any more, so this is safe, and it spares a restart hours of waiting for an orphan of our own.
+   */
+  private async endAbandoned(holderId: number, signal?: AbortSignal): Promise<boolean> {
+    if (!this.abandoned.has(holderId)) return false;
+    this.abandoned.delete(holderId);
+    try {
+      await this.query("ending an abandoned connection", `KILL CONNECTION ${holderId}`, [], signal);
+    } catch (err) {
+      // "Unknown thread id" (1094): the session is ending by itself and releases the lock in a
+      // moment. Anything else (not allowed): the caller reports the holder.
+      if ((err as { cause?: { errno?: number } }).cause?.errno !== 1094) return false;
+    }
+    const deadline = Date.now() + this.queryTimeoutMs;
+    while (Date.now() < deadline) {
+      const rows = await this.query<unknown[][]>("waiting for the lock release", { sql: "SELECT IS_USED_LOCK(?)", rowsAsArray: true }, [this.lockName], signal);
+      if (Number(rows[0]?.[0] ?? 0) !== holderId) return true;
+      await sleep(50, signal);
+    }
+    return true;
   }
 
   private async holder(connectionId: number, signal?: AbortSignal): Promise<LockHolder> {

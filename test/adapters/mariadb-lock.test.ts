@@ -156,11 +156,14 @@ t.test("a black-holed statement fails with a transient deadline error naming the
     new RegExp(`committing a checkpoint.*127\\.0\\.0\\.1:${proxy.port}.*E_MARIADB_DEADLINE`),
     "naming operation, server and deadline",
   );
-  t.ok(s.lockLost.aborted, "the destroyed connection took the lock with it");
+  t.ok(s.lockLost.aborted, "the store gave the lock up with the destroyed connection");
+  const orphan = await env.holderId(s);
+  t.ok(orphan, "the server still sees the abandoned session holding the lock");
   proxy.forward();
   await s.begin();
+  t.not(await env.holderId(s), orphan, "the next begin() ended the store's own orphan and took the lock on a new connection");
   await s.checkpoint(wm(2), 2);
-  t.match(await env.row(), { id: "2" }, "the next operation reconnected");
+  t.match(await env.row(), { id: "2" }, "and writes");
 });
 
 t.test("a lock connection that stops answering aborts lockLost within the query deadline, and close() does not hang", async (t) => {
@@ -238,4 +241,26 @@ t.test("release() hands the lock over and the same store takes it back later", a
   await first.begin();
   await first.checkpoint(wm(2), 2);
   t.match(await env.row(), { id: "2" });
+});
+
+t.test("a statement stuck on a black hole gives up as soon as its signal aborts, long before its deadline", async (t) => {
+  const env = await setup(t);
+  const proxy = await env.proxy();
+  const s = env.store({ port: proxy.port, queryTimeoutMs: 600_000, lockCheckIntervalMs: 600_000 });
+  await s.open();
+  await s.begin();
+  proxy.blackhole();
+  const kill = new AbortController();
+  const accepted = proxy.accepted;
+  const writing = s.checkpoint(wm(1), 1, kill.signal).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  await until(() => proxy.swallowed > 0, "the checkpoint is stuck in the black hole");
+  kill.abort(new Error("second SIGTERM"));
+  t.match(await settlesWithin(writing, 10_000, "an aborted checkpoint"), { message: "second SIGTERM" }, "rejects with the signal's reason");
+  t.ok(s.lockLost.aborted, "its connection (and with it the lock) was given up");
+  t.equal(proxy.accepted, accepted, "and not retried");
+  proxy.forward();
+  t.match(await env.row(), { STATUS: "RUNNING", id: null }, "the row does not have the aborted checkpoint");
 });

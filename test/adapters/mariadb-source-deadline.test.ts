@@ -113,3 +113,12 @@ t.test("destroying a read whose page is stuck lets its connection go at once, an
   await settlesWithin(source.close(), 10_000, "close() with a black-holed connection");
   t.equal(proxy.accepted, accepted, "no reconnect was attempted after the destroy");
 });
+
+t.test("latest() on a black-holed server gives up as soon as its signal aborts", async (t) => {
+  const { proxy, source } = await setup(t, 3);
+  proxy.blackhole();
+  const kill = new AbortController();
+  const pending = source.latest(0, kill.signal);
+  kill.abort(new Error("SIGTERM"));
+  await t.rejects(settlesWithin(pending, 10_000, "an aborted latest()"), { message: "SIGTERM" });
+});

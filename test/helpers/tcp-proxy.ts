@@ -4,7 +4,8 @@
  *
  * - `refuse()`: reset every new connection at once (the server looks down);
  * - `blackhole()`: accept connections but forward nothing either way, on new and open
- *   connections alike (a stalled server or a dropped network: nothing arrives, nothing fails);
+ *   connections alike, closes included (a stalled server or a dropped network: nothing
+ *   arrives, nothing fails, and the server keeps the session of a client that gave up);
  * - `resetAll()`: reset (TCP RST) every open connection, on both sides;
  * - `forward()`: back to normal for new connections (and open ones that were black-holed).
  */
@@ -17,6 +18,8 @@ export interface TcpProxy {
   readonly mode: ProxyMode;
   /** Connections accepted so far (a fresh connection after a fault shows up here). */
   readonly accepted: number;
+  /** Bytes from clients swallowed by the black hole (a statement that is stuck shows up here). */
+  readonly swallowed: number;
   forward(): void;
   refuse(): void;
   blackhole(): void;
@@ -32,6 +35,7 @@ interface Pair {
 export async function startTcpProxy(target = { host: "127.0.0.1", port: 3306 }): Promise<TcpProxy> {
   let mode: ProxyMode = "forward";
   let accepted = 0;
+  let swallowed = 0;
   const pairs = new Set<Pair>();
 
   const server: Server = createServer((client) => {
@@ -47,19 +51,26 @@ export async function startTcpProxy(target = { host: "127.0.0.1", port: 3306 }):
     pairs.add(pair);
     // Data is dropped, not buffered, while black-holed: what was sent in that time is lost,
     // as on a network that stopped delivering.
-    client.on("data", (chunk) => {
+    client.on("data", (chunk: Buffer) => {
       if (mode !== "blackhole") upstream.write(chunk);
+      else swallowed += chunk.length;
     });
     upstream.on("data", (chunk) => {
       if (mode !== "blackhole") client.write(chunk);
     });
-    const end = () => {
+    const end = (closed: Socket) => {
+      // Over a black hole the other side never hears of the close: the server keeps a session
+      // (and its locks) for a client that is gone, until resetAll() or close().
+      if (mode === "blackhole") {
+        closed.destroy();
+        return;
+      }
       pairs.delete(pair);
       client.destroy();
       upstream.destroy();
     };
-    client.on("close", end);
-    upstream.on("close", end);
+    client.on("close", () => end(client));
+    upstream.on("close", () => end(upstream));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -76,6 +87,9 @@ export async function startTcpProxy(target = { host: "127.0.0.1", port: 3306 }):
     },
     get accepted() {
       return accepted;
+    },
+    get swallowed() {
+      return swallowed;
     },
     forward: () => {
       mode = "forward";

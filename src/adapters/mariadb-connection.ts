@@ -112,16 +112,19 @@ export function bounded<T>(work: Promise<T>, options: { ms: number; signal?: Abo
 /**
  * Opens a connection with its `error` listener attached, within `connect_timeout` (the
  * driver's own timer) and abortable. `onLost` hears every later error or end of the connection.
+ * `sessionVariables` are SET on the new session.
  */
 export async function openConnection(
   endpoint: MariadbEndpoint,
   connectTimeoutMs: number,
   signal: AbortSignal | undefined,
   onLost: (conn: mariadb.Connection, err: unknown) => void,
+  sessionVariables?: Record<string, number | string>,
 ): Promise<mariadb.Connection> {
   let socket: Socket | undefined;
   const config: mariadb.ConnectionConfig = {
     ...connectionConfig(endpoint, connectTimeoutMs),
+    sessionVariables,
     stream: () => {
       socket = netConnect(endpoint.port, endpoint.host);
       return socket;

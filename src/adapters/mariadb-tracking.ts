@@ -123,6 +123,17 @@ export class MariadbTracking implements WatermarkStore {
     this.lockName = lockName(database, options.programName, options.partition);
   }
 
+  /**
+   * The session's wait_timeout: the server ends a session idle this long, and with it the lock.
+   * A live holder checks its lock every lock_check_interval, so only a holder that vanished
+   * without closing TCP (host down, network cut) goes idle: its lock is then freed for a
+   * standby after this many seconds instead of the server default of 8 hours. A check may take
+   * up to query_timeout, hence the margin.
+   */
+  get sessionIdleSeconds(): number {
+    return Math.ceil((this.queryTimeoutMs + 10 * this.lockCheckIntervalMs) / 1000);
+  }
+
   /** Aborts (with a FencedError as reason) the moment the lock is lost, released or not held. */
   get lockLost(): AbortSignal {
     return this.tenure.signal;
@@ -167,7 +178,9 @@ export class MariadbTracking implements WatermarkStore {
   private async connection(signal?: AbortSignal): Promise<mariadb.Connection> {
     if (this.conn && isAlive(this.conn)) return this.conn;
     if (this.conn) this.dropped(this.conn, new Error("connection no longer valid"));
-    this.conn = await openConnection(this.endpoint, this.options.connectTimeoutMs, signal, (c, err) => this.dropped(c, err));
+    this.conn = await openConnection(this.endpoint, this.options.connectTimeoutMs, signal, (c, err) => this.dropped(c, err), {
+      wait_timeout: this.sessionIdleSeconds,
+    });
     return this.conn;
   }
 

@@ -264,3 +264,19 @@ t.test("a statement stuck on a black hole gives up as soon as its signal aborts,
   proxy.forward();
   t.match(await env.row(), { STATUS: "RUNNING", id: null }, "the row does not have the aborted checkpoint");
 });
+
+t.test("a holder whose network vanishes without closing TCP frees its lock for a standby after the session idle timeout", async (t) => {
+  const env = await setup(t);
+  const proxy = await env.proxy();
+  // wait_timeout = query timeout + 10 lock checks = 2 s.
+  const holder = env.store({ port: proxy.port, queryTimeoutMs: 1000, lockCheckIntervalMs: 100 });
+  const standby = env.store({ queryTimeoutMs: 1000, lockCheckIntervalMs: 100 });
+  t.equal(holder.sessionIdleSeconds, 2);
+  await holder.open();
+  await standby.prepare();
+  t.match(await standby.tryAcquire(), { acquired: false }, "the standby waits");
+  proxy.blackhole(); // the server keeps the holder's session: it never hears of the client again
+  await until(() => holder.lockLost.aborted, "the holder fences itself");
+  await settlesWithin(standby.acquire(), 30_000, "the standby's acquire()");
+  t.ok(standby.holdsLock, "the server ended the orphaned session and the standby took over, with nobody running KILL");
+});

@@ -50,8 +50,13 @@ export function isAlive(conn: mariadb.Connection): boolean {
  */
 export function abandon(conn: mariadb.Connection, reason: Error = new Error("connection abandoned")): void {
   const socket = sockets.get(conn);
-  if (socket && !socket.destroyed) socket.destroy(reason);
-  else if (conn.isValid()) conn.destroy();
+  // A socket destroyed already is enough: the connector learns of it on the next tick, and its
+  // own destroy() in between would still see a statement in flight and send its KILL.
+  if (socket) {
+    if (!socket.destroyed) socket.destroy(reason);
+    return;
+  }
+  if (conn.isValid()) conn.destroy();
 }
 
 export function connectionConfig(endpoint: MariadbEndpoint, connectTimeoutMs: number): mariadb.ConnectionConfig {

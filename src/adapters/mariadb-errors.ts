@@ -22,6 +22,7 @@ const TRANSIENT_CODES = new Set([
   "ER_LOCK_WAIT_TIMEOUT", // 1205
   "ER_STATEMENT_TIMEOUT",
   "ER_CLIENT_INTERRUPTED",
+  "E_MARIADB_DEADLINE",
 ]);
 
 /** Bad credentials, unknown database/table/column, syntax and privilege errors are permanent. */
@@ -43,4 +44,18 @@ export function quoteTable(table: string): string {
     .split(".")
     .map((part) => `\`${part}\``)
     .join(".");
+}
+
+/** A MariaDB call missed its deadline (`mariadb.query_timeout`); its connection was destroyed. */
+export class MariadbDeadlineError extends Error {
+  readonly code = "E_MARIADB_DEADLINE";
+  constructor(what: string, host: string, port: number, ms: number) {
+    super(`${what}: no answer from MariaDB ${host}:${port} within ${ms / 1000} s (connection destroyed)`);
+    this.name = "MariadbDeadlineError";
+  }
+}
+
+/** The connection ended (closed by the server, killed, or destroyed). */
+export function connectionEnded(host: string, port: number): Error {
+  return Object.assign(new Error(`connection to MariaDB ${host}:${port} closed`), { code: "ER_SOCKET_UNEXPECTED_CLOSE" });
 }

@@ -220,6 +220,21 @@ export const schema: SectionField = {
       fields: {
         ...mariadbConnection("MARIADB_", "tracking database"),
         connect_timeout: { kind: "number", above: 0, default: 10, unit: "seconds", description: "Time allowed to open a connection." },
+        query_timeout: {
+          kind: "number",
+          above: 0,
+          default: 30,
+          unit: "seconds",
+          description:
+            "Longest any MariaDB statement may take (tracking store, and a MariaDB source); past it the connection is destroyed and the error is transient.",
+        },
+        lock_check_interval: {
+          kind: "number",
+          above: 0,
+          default: 1,
+          unit: "seconds",
+          description: "How often the instance holding the program lock checks it still does; a failed check stops publishing at once.",
+        },
         retry: retrySection("MariaDB"),
       },
     },
@@ -491,7 +506,7 @@ export interface Config {
     ssl_server_cert_dn: string;
     retry: RetryConfig;
   };
-  mariadb: MariadbConnectionConfig & { connect_timeout: number; retry: RetryConfig };
+  mariadb: MariadbConnectionConfig & { connect_timeout: number; query_timeout: number; lock_check_interval: number; retry: RetryConfig };
   nats: {
     servers: string[];
     user: string;

@@ -34,7 +34,9 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Runs `fn` until it succeeds, the error is not transient, retries are exhausted or the
- * signal aborts. `isTransient` is the adapter's one place that classifies errors.
+ * signal aborts. `isTransient` is the adapter's one place that classifies errors. A signal
+ * aborted before an attempt or during a backoff rejects at once with its reason; an attempt
+ * it interrupted fails with that attempt's own error, and is not retried.
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
@@ -44,6 +46,7 @@ export async function withRetry<T>(
   signal?: AbortSignal,
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
+    if (signal?.aborted) throw signal.reason;
     try {
       return await fn(attempt);
     } catch (err) {

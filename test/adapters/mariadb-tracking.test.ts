@@ -1,6 +1,6 @@
 import t from "tap";
 import { connectLocal, local } from "../../scripts/lib/txlog-table";
-import { AFTER_ALL_IDS, MariadbTracking } from "../../src/adapters/mariadb-tracking";
+import { AFTER_ALL_IDS, lockName, MariadbTracking } from "../../src/adapters/mariadb-tracking";
 import { uniqueName } from "../helpers/services";
 
 const retry = { maxRetries: 1, initialBackoff: 0.05, maxBackoff: 0.1, backoffMultiplier: 2 };
@@ -142,6 +142,42 @@ t.test("only one instance per program: the second is refused until the first clo
   await first.close();
   await second.open();
   t.pass("the lock is free once the first instance is gone");
+});
+
+t.test("two programs whose long names differ only at the end each hold their own lock at once", async (t) => {
+  const table = uniqueName("PRMREC_LONG");
+  // Past MariaDB's 64-character lock name limit long before the part that tells them apart.
+  const prefix = `${uniqueName("txlog_events_publisher_for_the_customer_accounts_ledger").toLowerCase()}_partition_`;
+  const first = store(table, `${prefix}01`);
+  const second = store(table, `${prefix}02`);
+  const conn = await connectLocal();
+  t.teardown(async () => {
+    await Promise.all([first.close(), second.close()]);
+    await conn.query(`DROP TABLE IF EXISTS \`${table}\``);
+    await conn.end();
+  });
+  await first.open();
+  await second.open();
+  t.ok(first.holdsLock && second.holdsLock, "both hold their lock");
+  t.not(first.lockName, second.lockName, "under different names");
+  for (const name of [first.lockName, second.lockName]) {
+    t.ok(name.length <= 64, `${name} fits MariaDB's 64 characters`);
+    const [row] = (await conn.query({ sql: "SELECT IS_USED_LOCK(?) IS NOT NULL", rowsAsArray: true }, [name])) as unknown[][];
+    t.equal(Number(row?.[0]), 1, "MariaDB sees the lock taken under that very name");
+  }
+  await first.begin();
+  await second.begin();
+  await first.checkpoint({ watermark: { ts: "2026-01-01 00:00:01.000000", id: "1" }, resumeSeq: null }, 1);
+  await second.checkpoint({ watermark: { ts: "2026-01-01 00:00:02.000000", id: "2" }, resumeSeq: null }, 1);
+  t.match(await first.load(), { watermark: { id: "1" } }, "each writes its own row");
+  t.match(await second.load(), { watermark: { id: "2" } });
+});
+
+t.test("lock names: a hash of database, program and partition, always 62 characters", async (t) => {
+  const names = [lockName("test", "p"), lockName("other", "p"), lockName("test", "p", "0"), lockName("test", "p", "1"), lockName("test", "p:1")];
+  t.equal(new Set(names).size, names.length, "database, program and partition each make a distinct name");
+  t.equal(lockName("test", "p", "1"), lockName("test", "p", "1"), "the same inputs give the same name");
+  for (const name of [...names, lockName("d".repeat(64), "p".repeat(100), "9".repeat(20))]) t.match(name, /^oracle-nats-publisher:[0-9a-f]{40}$/);
 });
 
 t.test("bad credentials are a permanent TrackingError naming the server, without the password", async (t) => {

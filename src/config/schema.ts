@@ -7,6 +7,8 @@
  * logging, each client's retry section); the new design adds `source` and a few publisher keys.
  */
 
+import { isNatsSubject, isStreamName, isTableName, isTimeZone } from "./patterns";
+
 export type Field = StringField | NumberField | BooleanField | ListField | SectionField;
 
 interface Common {
@@ -56,11 +58,11 @@ export interface SectionField {
 }
 
 const identifier = {
-  test: (v: string) => /^[A-Za-z][A-Za-z0-9_$#]{0,127}(\.[A-Za-z][A-Za-z0-9_$#]{0,127})?$/.test(v),
+  test: (v: string) => isTableName(v),
   hint: "an identifier like TXLOG_EVENTS or SCHEMA.TXLOG_EVENTS",
 };
 const natsSubject = {
-  test: (v: string) => /^[^\s*>.]+(\.[^\s*>.]+)*$/.test(v),
+  test: isNatsSubject,
   hint: "a NATS subject without wildcards, like intime.txlog.events",
 };
 const startFrom = {
@@ -68,11 +70,11 @@ const startFrom = {
   hint: "earliest, latest, or an ISO-8601 timestamp like 2026-01-31T00:00:00",
 };
 const timeZone = {
-  test: (v: string) => v === "UTC" || /^[+-](0\d|1[0-4]):[0-5]\d$/.test(v),
+  test: isTimeZone,
   hint: "UTC or a fixed offset like +09:00",
 };
 
-function retrySection(client: string): SectionField {
+function retrySection(client: string) {
   return {
     kind: "section",
     description: `Backoff for ${client}: connecting, and retrying operations that failed with a transient error.`,
@@ -82,25 +84,26 @@ function retrySection(client: string): SectionField {
       max_backoff: { kind: "number", above: 0, default: 30, unit: "seconds", description: "Longest wait between retries." },
       backoff_multiplier: { kind: "number", min: 1, default: 2, description: "Factor between one wait and the next." },
     },
-  };
+  } as const satisfies SectionField;
 }
 
-const mariadbConnection = (envPrefix: string, what: string): Record<string, Field> => ({
-  host: { kind: "string", default: "127.0.0.1", env: `${envPrefix}HOST`, description: `Host of the MariaDB ${what}.` },
-  port: { kind: "number", integer: true, min: 1, max: 65535, default: 3306, env: `${envPrefix}PORT`, description: "TCP port." },
-  user: { kind: "string", default: "root", env: `${envPrefix}USER`, description: "User name." },
-  password: {
-    kind: "string",
-    default: "",
-    allowEmpty: true,
-    secret: true,
-    env: `${envPrefix}PASSWORD`,
-    description: "Password (prefer the environment variable).",
-  },
-  database: { kind: "string", default: "test", env: `${envPrefix}DATABASE`, description: "Database (schema) name." },
-});
+const mariadbConnection = (envPrefix: string, what: string) =>
+  ({
+    host: { kind: "string", default: "127.0.0.1", env: `${envPrefix}HOST`, description: `Host of the MariaDB ${what}.` },
+    port: { kind: "number", integer: true, min: 1, max: 65535, default: 3306, env: `${envPrefix}PORT`, description: "TCP port." },
+    user: { kind: "string", default: "root", env: `${envPrefix}USER`, description: "User name." },
+    password: {
+      kind: "string",
+      default: "",
+      allowEmpty: true,
+      secret: true,
+      env: `${envPrefix}PASSWORD`,
+      description: "Password (prefer the environment variable).",
+    },
+    database: { kind: "string", default: "test", env: `${envPrefix}DATABASE`, description: "Database (schema) name." },
+  }) as const satisfies Record<string, Field>;
 
-export const schema: SectionField = {
+export const schema = {
   kind: "section",
   description: "The whole file.",
   fields: {
@@ -219,7 +222,7 @@ export const schema: SectionField = {
         stream_name: {
           kind: "string",
           default: "TXLOG_EVENTS",
-          pattern: { test: (v) => /^[^\s.*>/\\]+$/.test(v), hint: "a stream name without spaces, dots or wildcards" },
+          pattern: { test: isStreamName, hint: "a stream name without spaces, dots or wildcards" },
           description: "JetStream stream; created if missing, else checked to capture both subjects.",
         },
         subject: { kind: "string", default: "intime.txlog.events", pattern: natsSubject, description: "Subject every event is published to." },
@@ -337,73 +340,34 @@ export const schema: SectionField = {
       },
     },
   },
+} as const satisfies SectionField;
+
+/**
+ * The validated configuration's type, derived from the schema above: adding a key to a section
+ * adds it here. A string with `oneOf` becomes the union of its values; a section that may be
+ * absent (`optional`, or `requiredWhen`) becomes an optional property.
+ */
+export type ValueOf<F> = F extends { kind: "section"; fields: infer Fields }
+  ? SectionValue<Fields>
+  : F extends { kind: "string"; oneOf: readonly (infer O)[] }
+    ? O
+    : F extends { kind: "string" }
+      ? string
+      : F extends { kind: "number" }
+        ? number
+        : F extends { kind: "boolean" }
+          ? boolean
+          : F extends { kind: "list" }
+            ? string[]
+            : never;
+
+type MaybeAbsent<F> = F extends { optional: true } | { requiredWhen: unknown } ? true : false;
+type SectionValue<Fields> = {
+  -readonly [K in keyof Fields as MaybeAbsent<Fields[K]> extends true ? never : K]: ValueOf<Fields[K]>;
+} & {
+  -readonly [K in keyof Fields as MaybeAbsent<Fields[K]> extends true ? K : never]?: ValueOf<Fields[K]>;
 };
 
-export interface RetryConfig {
-  max_retries: number;
-  initial_backoff: number;
-  max_backoff: number;
-  backoff_multiplier: number;
-}
-export interface MariadbConnectionConfig {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-}
-export interface Config {
-  source: {
-    kind: "oracle" | "mariadb";
-    table: string;
-    time_zone: string;
-    mariadb?: MariadbConnectionConfig;
-  };
-  oracle_db?: {
-    user: string;
-    password: string;
-    dsn: string;
-    pool_min: number;
-    pool_max: number;
-    fetch_array_size: number;
-    prefetch_rows: number;
-    call_timeout: number;
-    retry: RetryConfig;
-  };
-  mariadb: MariadbConnectionConfig & { connect_timeout: number; retry: RetryConfig };
-  nats: {
-    servers: string[];
-    user: string;
-    password: string;
-    token: string;
-    name: string;
-    connect_timeout: number;
-    publish_timeout: number;
-    ack_mode: "inbox" | "stock";
-    duplicate_window: number;
-    retry: RetryConfig;
-  };
-  intime_txlog_events: {
-    stream_name: string;
-    subject: string;
-    data_type: string;
-    trace_id: string;
-    dead_letter_subject: string;
-  };
-  publisher: {
-    program_name: string;
-    polling_interval: number;
-    batch_size: number;
-    max_records_per_run: number;
-    max_retries: number;
-    max_in_flight: number;
-    safety_lag_seconds: number;
-    start_from: string;
-    checkpoint_interval: number;
-    on_unpublishable: "dead_letter" | "fail";
-    serialization: "inline" | "piscina";
-    workers: number;
-    shutdown_timeout: number;
-  };
-  logging: { level: string; format: "json" | "pretty" };
-}
+export type Config = ValueOf<typeof schema>;
+export type RetryConfig = Config["nats"]["retry"];
+export type MariadbConnectionConfig = NonNullable<Config["source"]["mariadb"]>;

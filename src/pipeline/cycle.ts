@@ -82,7 +82,7 @@ export class ShutdownError extends PublisherError {
 export class CycleError extends PublisherError {
   readonly result: CycleResult;
   constructor(message: string, result: CycleResult, cause: unknown) {
-    super((cause as { code?: string })?.code ?? "E_CYCLE", message, { cause });
+    super("E_CYCLE", message, { cause });
     this.result = result;
   }
 }

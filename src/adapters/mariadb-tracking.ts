@@ -10,6 +10,7 @@
  * and a LAST_SUCCESSFUL_TIME of less than microsecond precision becomes DATETIME(6).
  */
 import * as mariadb from "mariadb";
+import { IDENTIFIER_MAX_LENGTH, isIdentifier } from "../config/patterns";
 import { LockError, TrackingError } from "../errors";
 import { type RetryPolicy, withRetry } from "../pipeline/retry";
 import type { Checkpoint, WatermarkStore } from "../pipeline/types";
@@ -48,7 +49,7 @@ export class MariadbTracking implements WatermarkStore {
   constructor(options: TrackingOptions) {
     this.options = options;
     this.table = options.table ?? "ETL_PRMREC";
-    if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(this.table)) throw new TrackingError(`invalid tracking table name ${JSON.stringify(this.table)}`, false);
+    if (!isIdentifier(this.table, IDENTIFIER_MAX_LENGTH.mariadb)) throw new TrackingError(`invalid tracking table name ${JSON.stringify(this.table)}`, false);
   }
 
   private get lockName(): string {

@@ -1,6 +1,7 @@
 /** pino logger: JSON lines by default, pretty for a terminal; secrets redacted wherever they appear. */
 import pino from "pino";
 import type { Config } from "./config/schema";
+import { describeError } from "./errors";
 
 export type Logger = pino.Logger;
 
@@ -20,4 +21,9 @@ export function createLogger(config: Pick<Config, "logging">, destination?: pino
     return pino(options, pretty({ colorize: process.stdout.isTTY, sync: true, translateTime: "SYS:standard" }));
   }
   return pino(options, pino.destination({ dest: 1, sync: true }));
+}
+
+/** The `onRetry` callback every adapter takes: one warning per retry, naming the client. */
+export function logRetry(log: Pick<Logger, "warn">, client: string): (err: unknown, attempt: number, waitMs: number) => void {
+  return (err, attempt, waitMs) => log.warn({ client, attempt, wait_ms: waitMs, err: describeError(err) }, "transient error: retrying");
 }

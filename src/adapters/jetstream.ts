@@ -24,6 +24,7 @@ import {
   TimeoutError,
   UserAuthenticationExpiredError,
 } from "@nats-io/transport-node";
+import type { Config } from "../config/schema";
 import { NatsSetupError } from "../errors";
 
 export interface NatsOptions {
@@ -147,4 +148,10 @@ export async function ensureStream(
     throw new NatsSetupError(`cannot create stream ${name} for ${subjects.join(", ")}: ${(err as Error).message}`, { cause: err });
   }
   return { created: true, info };
+}
+
+/** The connection's options from the config's `nats` section (seconds become milliseconds). */
+export function natsOptions(config: Config): NatsOptions {
+  const { servers, user, password, token, name, connect_timeout } = config.nats;
+  return { servers, user, password, token, name, connectTimeoutMs: connect_timeout * 1000 };
 }

@@ -16,7 +16,10 @@
  */
 import { Readable } from "node:stream";
 import * as mariadb from "mariadb";
+import { retryPolicy } from "../config/retry-policy";
+import type { Config } from "../config/schema";
 import { SourceError } from "../errors";
+import { type Logger, logRetry } from "../log";
 import { type RetryPolicy, withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
 import { isTransientMariadbError, quoteTable } from "./mariadb-errors";
@@ -216,4 +219,20 @@ export class MariadbSource implements RowSource {
     await Promise.all([...this.open].map((conn) => conn.end().catch(() => conn.destroy())));
     this.open.clear();
   }
+}
+
+/** The source's options from the config: `source.mariadb` (or the `mariadb` section's connection). */
+export function mariadbSourceOptions(config: Config, log: Logger): MariadbSourceOptions {
+  const { host, port, user, password, database } = config.source.mariadb ?? config.mariadb;
+  return {
+    host,
+    port,
+    user,
+    password,
+    database,
+    table: config.source.table,
+    retry: retryPolicy(config.mariadb.retry),
+    connectTimeoutMs: config.mariadb.connect_timeout * 1000,
+    onRetry: logRetry(log, "source"),
+  };
 }

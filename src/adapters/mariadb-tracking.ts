@@ -11,7 +11,10 @@
  */
 import * as mariadb from "mariadb";
 import { IDENTIFIER_MAX_LENGTH, isIdentifier } from "../config/patterns";
+import { retryPolicy } from "../config/retry-policy";
+import type { Config } from "../config/schema";
 import { LockError, TrackingError } from "../errors";
+import { type Logger, logRetry } from "../log";
 import { type RetryPolicy, withRetry } from "../pipeline/retry";
 import type { Checkpoint, WatermarkStore } from "../pipeline/types";
 import { isTransientMariadbError } from "./mariadb-errors";
@@ -239,4 +242,20 @@ export class MariadbTracking implements WatermarkStore {
     this.conn = null;
     await conn?.end().catch(() => conn.destroy());
   }
+}
+
+/** The store's options from the config's `mariadb` and `publisher.program_name` keys. */
+export function trackingOptions(config: Config, log: Logger): TrackingOptions {
+  const { host, port, user, password, database, connect_timeout, retry } = config.mariadb;
+  return {
+    host,
+    port,
+    user,
+    password,
+    database,
+    connectTimeoutMs: connect_timeout * 1000,
+    programName: config.publisher.program_name,
+    retry: retryPolicy(retry),
+    onRetry: logRetry(log, "mariadb"),
+  };
 }

@@ -12,6 +12,8 @@
  * buffer while the consumer works on the previous one).
  */
 import { Readable } from "node:stream";
+import { retryPolicy } from "../config/retry-policy";
+import type { Config } from "../config/schema";
 import { SourceError } from "../errors";
 import type { RetryPolicy } from "../pipeline/retry";
 import { withRetry } from "../pipeline/retry";
@@ -391,4 +393,24 @@ class OracleReader extends Readable {
     if (after && !TS_TEXT.test(after.ts)) throw bad(`watermark timestamp ${JSON.stringify(after.ts)} is not YYYY-MM-DD HH:MM:SS.ffffff`);
     if (after && !/^-?\d+$/.test(after.id)) throw bad(`watermark id ${JSON.stringify(after.id)} is not an integer`);
   }
+}
+
+/** The source's options from the config's `oracle_db` and `source` sections (seconds become milliseconds). */
+export function oracleSourceOptions(config: Config, logger: OracleSourceLogger): OracleSourceOptions {
+  const o = config.oracle_db;
+  if (!o) throw new SourceError("the oracle_db section is required when source.kind is oracle", false); // the schema already requires it
+  return {
+    user: o.user,
+    password: o.password,
+    dsn: o.dsn,
+    table: config.source.table,
+    poolMin: o.pool_min,
+    poolMax: o.pool_max,
+    fetchArraySize: o.fetch_array_size,
+    prefetchRows: o.prefetch_rows,
+    callTimeoutMs: o.call_timeout * 1000,
+    retry: retryPolicy(o.retry),
+    timeZone: config.source.time_zone,
+    logger,
+  };
 }

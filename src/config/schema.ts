@@ -272,6 +272,15 @@ export const schema = {
           default: 3,
           description: "With --once: failed cycles retried before exiting non-zero (the loop always retries at the next poll).",
         },
+        failure_backoff: {
+          kind: "number",
+          above: 0,
+          default: 1,
+          unit: "seconds",
+          description:
+            "Wait after a failed cycle before the next; multiplied by failure_backoff_multiplier per further failure in a row, at most polling_interval.",
+        },
+        failure_backoff_multiplier: { kind: "number", min: 1, default: 2, description: "Factor between one failure's wait and the next." },
         max_in_flight: {
           kind: "number",
           integer: true,

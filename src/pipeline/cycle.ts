@@ -15,6 +15,8 @@
  */
 import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { retryPolicy } from "../config/retry-policy";
+import type { Config } from "../config/schema";
 import { describeError, PublisherError } from "../errors";
 import type { FormatOptions } from "../event/txlog-event";
 import { formatEvents } from "./format-events";
@@ -243,4 +245,23 @@ export async function runCycle(deps: CycleDeps, stop: AbortSignal, kill: AbortSi
   const r = result();
   await store.finish({ checkpoint: snapshot(), rows: r.rows });
   return r;
+}
+
+/** The cycle's settings from the config's `publisher`, `intime_txlog_events` and `source` sections. */
+export function cycleSettings(config: Config): CycleSettings {
+  const p = config.publisher;
+  const events = config.intime_txlog_events;
+  return {
+    batchSize: p.batch_size,
+    maxRecordsPerRun: p.max_records_per_run,
+    safetyLagSeconds: p.safety_lag_seconds,
+    startFrom: p.start_from,
+    checkpointIntervalMs: p.checkpoint_interval * 1000,
+    maxInFlight: p.max_in_flight,
+    subject: events.subject,
+    deadLetterSubject: events.dead_letter_subject,
+    onUnpublishable: p.on_unpublishable,
+    publishRetry: retryPolicy(config.nats.retry),
+    format: { timeZone: config.source.time_zone, dataType: events.data_type, traceId: events.trace_id, table: config.source.table },
+  };
 }

@@ -7,7 +7,8 @@
  * SIGTERM/SIGINT/SIGHUP: stop reading, wait for in-flight acks (at most
  * publisher.shutdown_timeout), commit what is acknowledged, close connections, exit 0, also
  * when the signal ends a failing cycle or a start-up still waiting for a service. A second
- * signal closes at once (exit 0); the shutdown timeout expiring closes too, and exits 1.
+ * signal closes at once (exit 0; the cycle gets KILL_GRACE_MS to commit); the shutdown timeout
+ * expiring closes too, and exits 1.
  * Any failure: one line `oracle-nats-publisher: error: <cause>` on stderr, exit code 1
  * (2 for usage and configuration errors). README "Running it" has the table.
  */
@@ -81,10 +82,12 @@ function shutdownSignals(config: Config, log: Logger) {
   return { stop: stop.signal, kill: kill.signal, state };
 }
 
-/** Exit code once the service has stopped: 0, or 1 when the shutdown timeout cut it short. */
+/** Exit code once the service has stopped: 0, or 1 (with its one stderr line) when the shutdown timeout cut it short. */
 function exitAfterStop(log: Logger, state: { killedBy: KillReason | null }): never {
   log.info({ closed_by: state.killedBy ?? undefined }, "stopped");
-  process.exit(state.killedBy === "shutdown timeout" ? 1 : 0);
+  if (state.killedBy !== "shutdown timeout") process.exit(0);
+  process.stderr.write("oracle-nats-publisher: error: shutdown timeout expired before every in-flight ack came; unacknowledged rows will be re-read\n");
+  process.exit(1);
 }
 
 async function main(): Promise<void> {

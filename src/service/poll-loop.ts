@@ -14,6 +14,10 @@
  * and hands back a fence, an AbortSignal that aborts the moment the lock is lost. The fence goes
  * to `runCycle` with the stop and kill signals; a cycle cut short by its fence is not counted as
  * a failure: the loop goes straight back to `beforeCycle`.
+ *
+ * Once `kill` aborts (a second signal, the shutdown timeout), the cycle gets `killGraceMs` to
+ * end (it commits its acknowledged prefix); past that the loop stops waiting for it, so a cycle
+ * stuck on a service that does not answer cannot hold the process.
  */
 import type { Config } from "../config/schema";
 import { describeError } from "../errors";
@@ -29,7 +33,16 @@ export interface PollLoopSettings {
   maxRetries: number;
   /** The wait after the n-th failure in a row is `backoffMs(failureBackoff, n)`, capped at `pollingIntervalMs`. */
   failureBackoff: RetryPolicy;
+  /**
+   * Once `kill` aborts, how long the cycle may still take to commit its acknowledged prefix
+   * before the loop stops waiting for it (a cycle stuck on a service that does not answer
+   * would otherwise hold the process). Default KILL_GRACE_MS.
+   */
+  killGraceMs?: number;
 }
+
+/** A killed cycle normally ends within milliseconds; past this the loop gives up on it. */
+export const KILL_GRACE_MS = 1000;
 
 /** The loop's settings from the config's `publisher` section (seconds become milliseconds). */
 export function pollLoopSettings(config: Config, once: boolean): PollLoopSettings {
@@ -90,7 +103,7 @@ export async function pollLoop(
     try {
       if (hooks.beforeCycle) fence = await hooks.beforeCycle(stop);
       if (stop.aborted) break;
-      const r = await hooks.runCycle({ stop, kill, fence });
+      const r = await untilKilled(hooks.runCycle({ stop, kill, fence }), kill, settings.killGraceMs ?? KILL_GRACE_MS);
       last = r;
       failures = 0;
       logCycle(log, r);
@@ -121,6 +134,35 @@ export async function pollLoop(
     }
   }
   return last;
+}
+
+/**
+ * `cycle`, or a rejection once `kill` has been aborted for `graceMs` without the cycle ending.
+ * The abandoned cycle's own outcome is dropped: the connections it waits on are closed next.
+ */
+function untilKilled<T>(cycle: Promise<T>, kill: AbortSignal, graceMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onKill = () => {
+      timer = setTimeout(() => reject(new Error(`the cycle did not end within ${graceMs} ms of the kill: closing without it`)), graceMs);
+    };
+    if (kill.aborted) onKill();
+    else kill.addEventListener("abort", onKill, { once: true });
+    const settle = () => {
+      kill.removeEventListener("abort", onKill);
+      clearTimeout(timer);
+    };
+    cycle.then(
+      (value) => {
+        settle();
+        resolve(value);
+      },
+      (err: unknown) => {
+        settle();
+        reject(err);
+      },
+    );
+  });
 }
 
 function logCycle(log: Log, r: CycleResult): void {

@@ -1,6 +1,6 @@
 /**
- * Signals through the real binary: SIGHUP stops like SIGTERM, a second signal is named as
- * such, a stop during start-up retries ends at once. Each test waits for a log line (the
+ * Signals through the real binary: SIGHUP stops like SIGTERM, a second signal and the
+ * shutdown timeout are each named as such, a stop during start-up retries ends at once. Each test waits for a log line (the
  * process's own report of its state), never for a time.
  */
 import type { ChildProcess } from "node:child_process";
@@ -93,6 +93,7 @@ t.test("a second signal is reported as such, not as a shutdown timeout, and exit
   const r = await result;
   server.resume();
   t.equal(r.code, 0, r.stderr);
+  t.equal(r.stderr, "", "no stack dump");
   const log = lines(r.stdout);
   t.match(
     log.find((l) => typeof l.msg === "string" && l.msg.startsWith("second signal")),
@@ -105,6 +106,36 @@ t.test("a second signal is reported as such, not as a shutdown timeout, and exit
   t.match(
     log.find((l) => l.msg === "stopped"),
     { closed_by: "second signal" },
+  );
+});
+
+t.test("the shutdown timeout expiring is said as such and exits 1", async (t) => {
+  const server = await startPrivateNats();
+  t.teardown(() => server.stop());
+  const f = await fixture(t, server.url);
+  const config = f.configFile({ logging: { level: "info" }, publisher: { shutdown_timeout: 0.5 } }, server.url);
+  const { child, result } = startCli(["--config", config]);
+  await logLine(child, (l) => l.msg === "cycle done");
+  // A cycle waiting on a stalled NATS: nothing it waits for can answer before the timeout.
+  server.pause();
+  await until(async () => (await f.tracking())?.STATUS === "RUNNING");
+  child.kill("SIGTERM");
+  const r = await result;
+  server.resume();
+  t.equal(r.code, 1, "a stop cut short by the timeout is not a clean one");
+  t.match(r.stderr, /^oracle-nats-publisher: error: shutdown timeout expired before every in-flight ack came[^\n]*\n$/, "one line on stderr");
+  const log = lines(r.stdout);
+  t.ok(
+    log.some((l) => typeof l.msg === "string" && l.msg.startsWith("shutdown timeout expired")),
+    "says the shutdown timeout expired",
+  );
+  t.notOk(
+    log.some((l) => typeof l.msg === "string" && l.msg.startsWith("second signal")),
+    "no second signal reported",
+  );
+  t.match(
+    log.find((l) => l.msg === "stopped"),
+    { closed_by: "shutdown timeout" },
   );
 });
 

@@ -242,3 +242,47 @@ t.test("without beforeCycle every cycle gets a fence that never aborts", async (
   t.equal(cycles.calls[0]?.fence.aborted, false);
   t.equal(cycles.calls[0]?.stop, stop.signal);
 });
+
+t.test("after the kill, a cycle that does not end within the grace is given up, and the loop returns", async (t) => {
+  const stop = new AbortController();
+  const killer = new AbortController();
+  const { lines, log } = recorder();
+  let started = false;
+  const r = pollLoop(
+    settings({ killGraceMs: 0 }),
+    {
+      // A cycle stuck on a service that never answers, whatever the signals say.
+      runCycle: () => {
+        started = true;
+        stop.abort(new Error("SIGTERM"));
+        killer.abort(new Error("second signal"));
+        return new Promise<CycleResult>(() => undefined);
+      },
+    },
+    { stop: stop.signal, kill: killer.signal },
+    log,
+  );
+  t.equal(await r, null);
+  t.ok(started);
+  t.match(lines, [{ level: "error", msg: /ended by the stop request/, obj: { err: /did not end within 0 ms of the kill/ } }]);
+});
+
+t.test("a killed cycle that ends within the grace keeps its own outcome", async (t) => {
+  const stop = new AbortController();
+  const killer = new AbortController();
+  const r = await pollLoop(
+    settings({ killGraceMs: 60_000 }),
+    {
+      runCycle: async () => {
+        stop.abort(new Error("SIGTERM"));
+        killer.abort(new Error("second signal"));
+        await new Promise((resolve) => setImmediate(resolve));
+        return result(9);
+      },
+      sleep: recordedSleep().sleep,
+    },
+    { stop: stop.signal, kill: killer.signal },
+    recorder().log,
+  );
+  t.equal(r?.rows, 9, "the cycle's result, not the grace's rejection");
+});

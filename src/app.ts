@@ -1,9 +1,12 @@
 /**
- * The composition root: builds the adapters named by the configuration and runs cycles.
+ * The composition root: builds the adapters named by the configuration and hands the poll
+ * loop (src/service/poll-loop.ts) a cycle to run. Each adapter reads its own options from the
+ * config through the builder beside it (`trackingOptions`, `natsOptions`, `mariadbSourceOptions`,
+ * `oracleSourceOptions`, `cycleSettings`), so nothing here renames keys.
  *
  *   config.yaml -> { RowSource (oracle | mariadb), EventPublisher (inbox | stock acks),
  *                    WatermarkStore (ETL_PRMREC), serializer (inline | piscina) }
- *   loop: runCycle -> log one line -> sleep polling_interval (none when the cycle was full)
+ *   pollLoop: runCycle -> log one line -> sleep polling_interval (none when the cycle was full)
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -11,20 +14,21 @@ import type { Transform } from "node:stream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import Piscina from "piscina";
 import { InboxPublisher } from "./adapters/inbox-publisher";
-import { connectNats, ensureStream, isTransientNatsError } from "./adapters/jetstream";
+import { connectNats, ensureStream, isTransientNatsError, natsOptions } from "./adapters/jetstream";
 import { JetStreamLedger } from "./adapters/jetstream-ledger";
-import { MariadbSource } from "./adapters/mariadb-source";
-import { MariadbTracking } from "./adapters/mariadb-tracking";
-import { oracleNetAttributes } from "./adapters/oracle-driver";
+import { MariadbSource, mariadbSourceOptions } from "./adapters/mariadb-source";
+import { MariadbTracking, trackingOptions } from "./adapters/mariadb-tracking";
 import { StockPublisher } from "./adapters/stock-publisher";
-import type { Config, RetryConfig } from "./config/schema";
-import { describeError } from "./errors";
-import type { Logger } from "./log";
-import { type CycleDeps, CycleError, type CycleResult, runCycle } from "./pipeline/cycle";
-import { type RetryPolicy, sleep, withRetry } from "./pipeline/retry";
+import { retryPolicy } from "./config/retry-policy";
+import type { Config } from "./config/schema";
+import { type Logger, logRetry } from "./log";
+import { type CycleDeps, type CycleResult, cycleSettings, runCycle } from "./pipeline/cycle";
+import { withRetry } from "./pipeline/retry";
 import { serializeInline, serializeInPool } from "./pipeline/serialize-events";
-import type { EventPublisher, RowSource } from "./pipeline/types";
+import type { RowSource } from "./pipeline/types";
+import { type PollLoopHooks, pollLoop, pollLoopSettings } from "./service/poll-loop";
 
+/** `promise`, or undefined once `ms` have passed. */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => {
@@ -34,44 +38,35 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined>
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function retryPolicy(r: RetryConfig): RetryPolicy {
-  return { maxRetries: r.max_retries, initialBackoff: r.initial_backoff, maxBackoff: r.max_backoff, backoffMultiplier: r.backoff_multiplier };
+/**
+ * `promise`, or a rejection with the signal's reason as soon as `signal` aborts; a value that
+ * arrives after that is handed to `discard` (a connection nobody will use).
+ */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, discard: (value: T) => void): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        if (signal.aborted) discard(value);
+        else resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
-const onRetry = (log: Logger, client: string) => (err: unknown, attempt: number, waitMs: number) =>
-  log.warn({ client, attempt, wait_ms: waitMs, err: describeError(err) }, "transient error: retrying");
-
 export function createSource(config: Config, log: Logger): RowSource {
-  const { source } = config;
-  if (source.kind === "mariadb") {
-    const m = source.mariadb ?? config.mariadb;
-    return new MariadbSource({
-      ...m,
-      table: source.table,
-      retry: retryPolicy(config.mariadb.retry),
-      connectTimeoutMs: config.mariadb.connect_timeout * 1000,
-      onRetry: onRetry(log, "source"),
-    });
-  }
+  if (config.source.kind === "mariadb") return new MariadbSource(mariadbSourceOptions(config, log));
   // Loaded only when used, so a MariaDB-only deployment never touches the Oracle driver.
-  const { OracleSource } = require("./adapters/oracle-source") as typeof import("./adapters/oracle-source");
-  const o = config.oracle_db;
-  if (!o) throw new Error("oracle_db section missing"); // the schema already requires it
-  return new OracleSource({
-    user: o.user,
-    password: o.password,
-    dsn: o.dsn,
-    table: source.table,
-    poolMin: o.pool_min,
-    poolMax: o.pool_max,
-    fetchArraySize: o.fetch_array_size,
-    prefetchRows: o.prefetch_rows,
-    callTimeoutMs: o.call_timeout * 1000,
-    retry: retryPolicy(o.retry),
-    net: oracleNetAttributes(o),
-    timeZone: source.time_zone,
-    logger: log,
-  });
+  const { OracleSource, oracleSourceOptions } = require("./adapters/oracle-source") as typeof import("./adapters/oracle-source");
+  return new OracleSource(oracleSourceOptions(config, log));
 }
 
 /** The compiled worker next to this file (dist/), or the TypeScript one when run from src/. */
@@ -87,143 +82,98 @@ export function createSerializer(config: Config): { make: () => Transform; close
   return { make: () => serializeInPool(pool, workers * 2), close: () => pool.destroy() };
 }
 
+/** Connects with the `nats.retry` backoff; `signal` (the stop request) ends the wait at once. */
+export function openNats(config: Config, log: Logger, signal?: AbortSignal): Promise<NatsConnection> {
+  const attempt = () => abortable(connectNats(natsOptions(config)), signal, (nc) => void nc.close().catch(() => undefined));
+  return withRetry(attempt, retryPolicy(config.nats.retry), (err) => isTransientNatsError((err as Error).cause ?? err), logRetry(log, "nats"), signal);
+}
+
+/** Creates or checks the stream and says which, warning when its duplicate window is short. */
+async function openStream(nc: NatsConnection, config: Config, log: Logger): Promise<void> {
+  const events = config.intime_txlog_events;
+  const { created, info } = await ensureStream(nc, events.stream_name, [events.subject, events.dead_letter_subject], config.nats.duplicate_window);
+  const duplicateWindowSeconds = (info.config.duplicate_window ?? 0) / 1e9;
+  const fields = { stream: events.stream_name, created, subjects: info.config.subjects, duplicate_window_s: duplicateWindowSeconds };
+  log.info(fields, created ? "stream created" : "stream found");
+  if (!created && duplicateWindowSeconds < 30) {
+    log.warn({ duplicate_window_s: duplicateWindowSeconds }, "the stream's duplicate window is short: a replay after a crash is only de-duplicated within it");
+  }
+}
+
+/** The open connections, closed in reverse order of opening; each part may be missing. */
+interface Parts {
+  store: MariadbTracking;
+  nc?: NatsConnection;
+  source?: RowSource;
+  serializer?: ReturnType<typeof createSerializer>;
+}
+
+async function closeParts(parts: Parts): Promise<void> {
+  await parts.serializer?.close().catch(() => undefined);
+  await parts.source?.close().catch(() => undefined);
+  // Every publish was acknowledged (or given up) before we get here, so nothing needs a
+  // drain; close() does not wait on a server that stopped answering.
+  if (parts.nc && !parts.nc.isClosed()) await withTimeout(parts.nc.close(), 5000).catch(() => undefined);
+  await parts.store.close();
+}
+
+function cycleDeps(config: Config, log: Logger, parts: Required<Parts>): CycleDeps {
+  const events = config.intime_txlog_events;
+  const timeoutMs = config.nats.publish_timeout * 1000;
+  return {
+    source: parts.source,
+    publisher: config.nats.ack_mode === "stock" ? new StockPublisher(parts.nc, timeoutMs) : new InboxPublisher(parts.nc, timeoutMs),
+    store: parts.store,
+    ledger: new JetStreamLedger(parts.nc, events.stream_name, [events.subject, events.dead_letter_subject]),
+    serializer: parts.serializer.make,
+    log,
+    settings: cycleSettings(config),
+  };
+}
+
+export interface RunOptions {
+  once: boolean;
+  stop: AbortSignal;
+  kill: AbortSignal;
+  /** Runs before each cycle and returns its fence (hot standby: acquire or confirm the lock). */
+  beforeCycle?: PollLoopHooks["beforeCycle"];
+}
+
 export interface Service {
   /** Runs cycles until `stop` aborts (or once). Resolves with the last cycle's result. */
-  run(opts: { once: boolean; stop: AbortSignal; kill: AbortSignal }): Promise<CycleResult | null>;
+  run(opts: RunOptions): Promise<CycleResult | null>;
   close(): Promise<void>;
 }
 
-export async function createService(config: Config, log: Logger): Promise<Service> {
-  const natsRetry = retryPolicy(config.nats.retry);
-  const events = config.intime_txlog_events;
-  const store = new MariadbTracking({
-    ...config.mariadb,
-    connectTimeoutMs: config.mariadb.connect_timeout * 1000,
-    programName: config.publisher.program_name,
-    retry: retryPolicy(config.mariadb.retry),
-    onRetry: onRetry(log, "mariadb"),
-  });
-  let nc: NatsConnection | null = null;
-  let source: RowSource | null = null;
-  let serializer: ReturnType<typeof createSerializer> | null = null;
-  const close = async () => {
-    await serializer?.close().catch(() => undefined);
-    await source?.close().catch(() => undefined);
-    // Every publish was acknowledged (or given up) before we get here, so nothing needs a
-    // drain; close() does not wait on a server that stopped answering.
-    if (nc && !nc.isClosed()) await withTimeout(nc.close(), 5000).catch(() => undefined);
-    await store.close();
-  };
+/**
+ * Opens the tracking store, NATS (with its stream), the source and the serializer, closing
+ * whatever was opened if a later step fails. `signal` (the stop request) ends a start-up that
+ * is still waiting for a service.
+ */
+export async function createService(config: Config, log: Logger, signal?: AbortSignal): Promise<Service> {
+  const parts: Parts = { store: new MariadbTracking(trackingOptions(config, log)) };
+  // Typed as the signal-taking call so that the store's open(signal), where it exists, gets it.
+  const openStore: (signal?: AbortSignal) => Promise<void> = parts.store.open.bind(parts.store);
   try {
-    await store.open();
-    nc = await withRetry(
-      () =>
-        connectNats({
-          servers: config.nats.servers,
-          user: config.nats.user,
-          password: config.nats.password,
-          token: config.nats.token,
-          nkeySeed: config.nats.nkey_seed,
-          creds: config.nats.creds,
-          tls: config.nats.tls,
-          name: config.nats.name,
-          connectTimeoutMs: config.nats.connect_timeout * 1000,
-        }),
-      natsRetry,
-      (err) => isTransientNatsError((err as Error).cause ?? err),
-      onRetry(log, "nats"),
-    );
-    const stream = await ensureStream(nc, events.stream_name, [events.subject, events.dead_letter_subject], config.nats.duplicate_window);
-    log.info(
-      {
-        stream: events.stream_name,
-        created: stream.created,
-        subjects: stream.info.config.subjects,
-        duplicate_window_s: (stream.info.config.duplicate_window ?? 0) / 1e9,
-      },
-      stream.created ? "stream created" : "stream found",
-    );
-    if (!stream.created && (stream.info.config.duplicate_window ?? 0) < 30e9) {
-      log.warn(
-        { duplicate_window_s: (stream.info.config.duplicate_window ?? 0) / 1e9 },
-        "the stream's duplicate window is short: a replay after a crash is only de-duplicated within it",
-      );
-    }
-    source = createSource(config, log);
-    serializer = createSerializer(config);
+    await openStore(signal);
+    parts.nc = await openNats(config, log, signal);
+    await openStream(parts.nc, config, log);
+    parts.source = createSource(config, log);
+    parts.serializer = createSerializer(config);
   } catch (err) {
-    await close();
+    await closeParts(parts);
     throw err;
   }
-  const timeoutMs = config.nats.publish_timeout * 1000;
-  const publisher: EventPublisher = config.nats.ack_mode === "stock" ? new StockPublisher(nc, timeoutMs) : new InboxPublisher(nc, timeoutMs);
-  const p = config.publisher;
-  const deps: CycleDeps = {
-    source,
-    publisher,
-    store,
-    ledger: new JetStreamLedger(nc, events.stream_name, [events.subject, events.dead_letter_subject]),
-    serializer: serializer.make,
-    log,
-    settings: {
-      batchSize: p.batch_size,
-      maxRecordsPerRun: p.max_records_per_run,
-      safetyLagSeconds: p.safety_lag_seconds,
-      startFrom: p.start_from,
-      checkpointIntervalMs: p.checkpoint_interval * 1000,
-      maxInFlight: p.max_in_flight,
-      subject: events.subject,
-      deadLetterSubject: events.dead_letter_subject,
-      onUnpublishable: p.on_unpublishable,
-      publishRetry: natsRetry,
-      format: { timeZone: config.source.time_zone, dataType: events.data_type, traceId: events.trace_id, table: config.source.table },
-    },
+  const deps = cycleDeps(config, log, { ...parts, nc: parts.nc, source: parts.source, serializer: parts.serializer });
+  return {
+    run: ({ once, stop, kill, beforeCycle }) =>
+      pollLoop(
+        pollLoopSettings(config, once),
+        // A lost fence cuts the cycle short as the kill signal does (the standby work may make it commit nothing).
+        { runCycle: (s) => runCycle(deps, s.stop, AbortSignal.any([s.kill, s.fence])), beforeCycle },
+        { stop, kill },
+        log,
+      ),
+    close: () => closeParts(parts),
   };
-
-  async function run({ once, stop, kill }: { once: boolean; stop: AbortSignal; kill: AbortSignal }): Promise<CycleResult | null> {
-    let failures = 0;
-    let last: CycleResult | null = null;
-    while (!stop.aborted) {
-      let wait = p.polling_interval * 1000;
-      try {
-        const r = await runCycle(deps, stop, kill);
-        last = r;
-        failures = 0;
-        log.info(
-          {
-            rows: r.rows,
-            seconds: +r.seconds.toFixed(3),
-            rows_per_s: Math.round(r.rows / Math.max(r.seconds, 1e-6)),
-            watermark: r.watermark,
-            duplicates: r.duplicates,
-            recovered: r.recovered,
-            dead_lettered: r.deadLettered,
-            retries: r.retries,
-            full: r.full,
-          },
-          "cycle done",
-        );
-        if (once) return r;
-        if (r.full) wait = 0; // catch up: more rows are waiting
-      } catch (err) {
-        failures++;
-        const r = err instanceof CycleError ? err.result : null;
-        log.error(
-          { err: describeError(err), rows: r?.rows, watermark: r?.watermark, failures },
-          "cycle failed; the watermark stays at the last acknowledged row",
-        );
-        if (once && failures > p.max_retries) throw err;
-        if (stop.aborted) throw err;
-        // After a failure wait with backoff, at most one polling interval.
-        wait = Math.min(wait, 1000 * 2 ** Math.min(failures - 1, 10));
-      }
-      try {
-        await sleep(wait, stop);
-      } catch {
-        break; // stop requested while waiting
-      }
-    }
-    return last;
-  }
-  return { run, close };
 }

@@ -2,10 +2,48 @@
  * Every error this service raises on purpose: a `name`, a stable `code` operators can grep
  * for, and the underlying error as `cause`. Messages name what is wrong and never carry
  * passwords.
+ *
+ * The codes are a closed set: each error class has exactly one (two for the classes that say
+ * whether a retry may help), and a code not listed here does not compile.
  */
+export const ERROR_CODES = {
+  /** ConfigError: the configuration file is missing, unreadable, not YAML, or fails the schema. Exit 2. */
+  E_CONFIG: "ConfigError",
+  /** UsageError: an unknown or incomplete command-line argument. Exit 2. */
+  E_USAGE: "UsageError",
+  /** SourceError, permanent: the source database refused (credentials, missing table, bad SQL). */
+  E_SOURCE: "SourceError",
+  /** SourceError, transient: the source database was unreachable or dropped the connection. */
+  E_SOURCE_TRANSIENT: "SourceError",
+  /** TrackingError, permanent: ETL_PRMREC (MariaDB) refused. */
+  E_TRACKING: "TrackingError",
+  /** TrackingError, transient: ETL_PRMREC (MariaDB) was unreachable or dropped the connection. */
+  E_TRACKING_TRANSIENT: "TrackingError",
+  /** PublishError: JetStream did not acknowledge a message, after every retry or permanently. */
+  E_PUBLISH: "PublishError",
+  /** UnpublishableRowError: a row JetStream can never take, under on_unpublishable: fail. */
+  E_UNPUBLISHABLE: "UnpublishableRowError",
+  /** LockError: another process holds this program's lock. */
+  E_LOCKED: "LockError",
+  /** NatsSetupError: connecting to NATS, JetStream missing, or the stream refused. */
+  E_NATS: "NatsSetupError",
+  /** NatsAuthError: NATS refused our credentials or TLS, or a credential cannot be used. Never retried. */
+  E_NATS_AUTH: "NatsAuthError",
+  /** TlsFileError: a configured certificate or key file cannot be read. */
+  E_TLS_FILE: "TlsFileError",
+  /** FencedError: this instance lost its program lock; it stopped publishing and commits nothing. */
+  E_FENCED: "FencedError",
+  /** ShutdownError: a cycle cut short by the shutdown timeout or a second signal. */
+  E_SHUTDOWN: "ShutdownError",
+  /** CycleError: a poll cycle failed; its cause says why (the cause's code is the cause's). */
+  E_CYCLE: "CycleError",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
 export class PublisherError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -61,6 +99,20 @@ export class LockError extends PublisherError {
   }
 }
 
+/** An unknown or incomplete command-line argument (exit 2, like a configuration error). */
+export class UsageError extends PublisherError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_USAGE", message, options);
+  }
+}
+
+/** Connecting to NATS failed, JetStream is not available, or the stream cannot be used. */
+export class NatsSetupError extends PublisherError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_NATS", message, options);
+  }
+}
+
 /**
  * One line for a log or a CLI error: the message, then each cause's message that does not
  * already appear in it (adapters usually quote their driver's message).
@@ -91,5 +143,23 @@ export class FencedError extends PublisherError {
     options?: { cause?: unknown },
   ) {
     super("E_FENCED", message, options);
+  }
+}
+
+/**
+ * The server refused our credentials or our TLS, or a credential cannot be used: the same
+ * attempt would fail the same way, so it is never retried. Thrown as the `cause` of the
+ * NatsSetupError that names the servers (the retry predicate classifies the cause).
+ */
+export class NatsAuthError extends PublisherError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_NATS_AUTH", message, options);
+  }
+}
+
+/** A configured certificate or key file cannot be used. Permanent: retrying reads the same file. */
+export class TlsFileError extends PublisherError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_TLS_FILE", message, options);
   }
 }

@@ -2,6 +2,7 @@
 import pino from "pino";
 import { type Config, schema } from "./config/schema";
 import { redactPaths } from "./config/secrets";
+import { describeError } from "./errors";
 
 export type Logger = pino.Logger;
 
@@ -23,4 +24,9 @@ export function createLogger(config: Pick<Config, "logging">, destination?: pino
     return pino(options, pretty({ colorize: process.stdout.isTTY, sync: true, translateTime: "SYS:standard" }));
   }
   return pino(options, pino.destination({ dest: 1, sync: true }));
+}
+
+/** The `onRetry` callback every adapter takes: one warning per retry, naming the client. */
+export function logRetry(log: Pick<Logger, "warn">, client: string): (err: unknown, attempt: number, waitMs: number) => void {
+  return (err, attempt, waitMs) => log.warn({ client, attempt, wait_ms: waitMs, err: describeError(err) }, "transient error: retrying");
 }

@@ -4,19 +4,21 @@
  *
  * --once: one poll cycle (at most publisher.max_records_per_run rows), commit, exit 0.
  * Without it: a long-lived service polling every publisher.polling_interval seconds.
- * SIGTERM/SIGINT: stop reading, wait for in-flight acks (at most publisher.shutdown_timeout),
- * commit what is acknowledged, close connections, exit 0. A second signal closes at once.
+ * SIGTERM/SIGINT/SIGHUP: stop reading, wait for in-flight acks (at most
+ * publisher.shutdown_timeout), commit what is acknowledged, close connections, exit 0, also
+ * when the signal ends a failing cycle or a start-up still waiting for a service. A second
+ * signal closes at once (exit 0; the cycle gets KILL_GRACE_MS to commit); the shutdown timeout
+ * expiring closes too, and exits 1.
  * Any failure: one line `oracle-nats-publisher: error: <cause>` on stderr, exit code 1
- * (2 for usage and configuration errors).
+ * (2 for usage and configuration errors). README "Running it" has the table.
  */
 import { createService } from "./app";
 import { loadConfig } from "./config/load";
-import { ConfigError, describeError } from "./errors";
+import type { Config } from "./config/schema";
+import { ConfigError, describeError, UsageError } from "./errors";
 import { createLogger, type Logger } from "./log";
 
 const USAGE = "usage: node dist/main.js [--config FILE] [--once]";
-
-class UsageError extends ConfigError {}
 
 function parseArgs(argv: string[]): { config: string; once: boolean } {
   let config = "config/config.yaml";
@@ -41,7 +43,51 @@ function fail(err: unknown, log?: Logger): never {
   const line = describeError(err).replace(/\s*\n\s*/g, " ");
   log?.fatal({ err: line, code: (err as { code?: string }).code }, "exiting");
   process.stderr.write(`oracle-nats-publisher: error: ${line}\n`);
-  process.exit(err instanceof ConfigError ? 2 : 1);
+  process.exit(err instanceof ConfigError || err instanceof UsageError ? 2 : 1);
+}
+
+/** Why the service was closed before its in-flight acks were in, if it was. */
+type KillReason = "second signal" | "shutdown timeout";
+
+/**
+ * The stop and kill signals, driven by SIGTERM, SIGINT and SIGHUP: the first asks for a clean
+ * stop and starts the shutdown timeout; a second signal, or the timeout, closes at once.
+ */
+function shutdownSignals(config: Config, log: Logger) {
+  const stop = new AbortController();
+  const kill = new AbortController();
+  const state: { killedBy: KillReason | null } = { killedBy: null };
+  const closeNow = (reason: KillReason) => {
+    if (kill.signal.aborted) return;
+    state.killedBy = reason;
+    kill.abort(new Error(reason));
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stop.signal.aborted) {
+      log.info({ signal, shutdown_timeout_s: config.publisher.shutdown_timeout }, "stopping: no new reads, waiting for in-flight acks");
+      stop.abort(new Error(signal));
+      setTimeout(() => {
+        log.warn(
+          { shutdown_timeout_s: config.publisher.shutdown_timeout },
+          "shutdown timeout expired: closing now; unacknowledged rows will be re-read next time",
+        );
+        closeNow("shutdown timeout");
+      }, config.publisher.shutdown_timeout * 1000).unref();
+    } else {
+      log.warn({ signal }, "second signal: closing now; unacknowledged rows will be re-read next time");
+      closeNow("second signal");
+    }
+  };
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, onSignal);
+  return { stop: stop.signal, kill: kill.signal, state };
+}
+
+/** Exit code once the service has stopped: 0, or 1 (with its one stderr line) when the shutdown timeout cut it short. */
+function exitAfterStop(log: Logger, state: { killedBy: KillReason | null }): never {
+  log.info({ closed_by: state.killedBy ?? undefined }, "stopped");
+  if (state.killedBy !== "shutdown timeout") process.exit(0);
+  process.stderr.write("oracle-nats-publisher: error: shutdown timeout expired before every in-flight ack came; unacknowledged rows will be re-read\n");
+  process.exit(1);
 }
 
 async function main(): Promise<void> {
@@ -49,24 +95,10 @@ async function main(): Promise<void> {
   try {
     const args = parseArgs(process.argv.slice(2));
     const config = loadConfig(args.config);
-    log = createLogger(config);
-    const stop = new AbortController();
-    const kill = new AbortController();
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals === 1) {
-        log?.info({ signal, shutdown_timeout_s: config.publisher.shutdown_timeout }, "stopping: no new reads, waiting for in-flight acks");
-        stop.abort(new Error(signal));
-        setTimeout(() => kill.abort(new Error("shutdown timeout")), config.publisher.shutdown_timeout * 1000).unref();
-      } else {
-        log?.warn({ signal }, "second signal: closing now; unacknowledged rows will be re-read next time");
-        kill.abort(new Error(signal));
-      }
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-    log.info(
+    const logger = createLogger(config);
+    log = logger;
+    const { stop, kill, state } = shutdownSignals(config, logger);
+    logger.info(
       {
         config: args.config,
         once: args.once,
@@ -77,14 +109,23 @@ async function main(): Promise<void> {
       },
       "starting",
     );
-    const service = await createService(config, log);
+    let service: Awaited<ReturnType<typeof createService>>;
     try {
-      await service.run({ once: args.once, stop: stop.signal, kill: kill.signal });
+      service = await createService(config, logger, stop);
+    } catch (err) {
+      if (!stop.aborted) throw err;
+      logger.info({ err: describeError(err) }, "stop requested during start-up");
+      exitAfterStop(logger, state);
+    }
+    try {
+      await service.run({ once: args.once, stop, kill });
+    } catch (err) {
+      // A failure the stop request caused, or met, ends like the stop itself.
+      if (!stop.aborted) throw err;
     } finally {
       await service.close();
     }
-    log.info({}, "stopped");
-    process.exit(kill.signal.aborted && !stop.signal.aborted ? 1 : 0);
+    exitAfterStop(logger, state);
   } catch (err) {
     fail(err, log);
   }

@@ -14,7 +14,7 @@ import { type Field, type SectionField, schema } from "../../src/config/schema";
 import type { CaseSpec } from "../cases/types";
 
 function schemaDefault<T>(section: string, key: string): T {
-  const field = (schema.fields[section] as SectionField).fields[key] as Field & { default?: T };
+  const field = ((schema as SectionField).fields[section] as SectionField).fields[key] as Field & { default?: T };
   if (field.default === undefined) throw new Error(`config schema has no default for ${section}.${key}`);
   return field.default;
 }

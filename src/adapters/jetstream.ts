@@ -8,17 +8,31 @@
 
 import { readFileSync } from "node:fs";
 import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
+import { jserrors } from "@nats-io/jetstream/internal";
 import {
   type Authenticator,
+  AuthorizationError,
+  ClosedConnectionError,
+  ConnectionError,
   connect,
   credsAuthenticator,
+  DrainingConnectionError,
+  InvalidArgumentError,
+  InvalidOperationError,
+  InvalidSubjectError,
   type NatsConnection,
   type NodeConnectionOptions,
+  NoRespondersError,
   nkeyAuthenticator,
   nkeys,
+  PermissionViolationError,
+  RequestError,
+  TimeoutError,
+  UserAuthenticationExpiredError,
 } from "@nats-io/transport-node";
-import { PublisherError } from "../errors";
+import type { Config } from "../config/schema";
+import { NatsAuthError, NatsSetupError } from "../errors";
 import { readTlsFiles, type TlsFiles } from "./tls-files";
 
 export interface NatsOptions {
@@ -36,33 +50,38 @@ export interface NatsOptions {
   connectTimeoutMs: number;
 }
 
-export class NatsSetupError extends PublisherError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("E_NATS", message, options);
-  }
-}
+export { NatsAuthError, NatsSetupError };
 
 /**
- * The server refused our credentials or our TLS, or a credential cannot be used: the same
- * attempt would fail the same way, so it is never retried. Thrown as the `cause` of the
- * NatsSetupError that names the servers (the retry predicate classifies the cause).
+ * Refusals that the same request will meet again: credentials, permissions, a malformed
+ * argument or subject, a JetStream API error (the stream said no), or JetStream missing.
  */
-export class NatsAuthError extends PublisherError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("E_NATS_AUTH", message, options);
-  }
-}
+const PERMANENT_NATS_ERRORS = [
+  AuthorizationError,
+  UserAuthenticationExpiredError,
+  PermissionViolationError,
+  InvalidArgumentError,
+  InvalidSubjectError,
+  InvalidOperationError,
+  DrainingConnectionError,
+  JetStreamApiError,
+  jserrors.JetStreamNotEnabled,
+  jserrors.InvalidNameError,
+];
+/**
+ * Failures whose outcome may differ on a retry: no connection yet, a request that timed out,
+ * no responders while a server restarts, a connection closed under the request. Matched by
+ * class, not by `name`: the client's names drift (NoRespondersError's is "NoResponders").
+ */
+const TRANSIENT_NATS_ERRORS = [ConnectionError, TimeoutError, NoRespondersError, ClosedConnectionError, RequestError];
 
 /** The one place that says which NATS failures are worth retrying. */
 export function isTransientNatsError(err: unknown): boolean {
-  const e = err as { name?: string; code?: unknown; message?: string };
-  if (e?.name === "AuthorizationError" || e?.name === "UserAuthenticationExpiredError" || e?.name === "PermissionViolationError") return false;
-  if (e?.name === "InvalidArgumentError" || e?.name === "InvalidSubjectError") return false;
-  // Connection refused, timeouts, no responders while a server restarts, connection closed.
-  return (
-    ["ConnectionError", "TimeoutError", "NoRespondersError", "ClosedConnectionError", "RequestError", "Error"].includes(e?.name ?? "Error") ||
-    /ECONNREFUSED|ECONNRESET|timeout/i.test(e?.message ?? "")
-  );
+  if (!(err instanceof Error)) return false;
+  if (PERMANENT_NATS_ERRORS.some((type) => err instanceof type)) return false;
+  if (TRANSIENT_NATS_ERRORS.some((type) => err instanceof type)) return true;
+  // A plain Error from the socket layer (ECONNREFUSED, ECONNRESET) or a timeout of our own.
+  return err.constructor === Error || /ECONNREFUSED|ECONNRESET|timeout/i.test(err.message);
 }
 
 /** `nats://user:secret@host:4222` -> `nats://user:***@host:4222`: URLs may carry credentials. */
@@ -144,14 +163,14 @@ const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CE
 /** Says what a refused connection means for the operator, or undefined for other failures. */
 function authProblem(err: unknown, options: NatsOptions): string | undefined {
   const e = err as { name?: string; code?: unknown; message?: string };
-  if (e?.name === "AuthorizationError" || e?.name === "UserAuthenticationExpiredError") {
+  if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
     const method = authMethods(options)[0];
     return `authentication failed (${e.message}): ${method ? `the server refused the credentials of ${method}` : "the server requires credentials (nats.user/password, token, nkey_seed or creds)"}`;
   }
   if (typeof e?.code === "string" && TLS_CODE.test(e.code)) {
     return `TLS failed (${e.code}: ${e.message}): ${options.tls?.ca ? "the server certificate does not verify against nats.tls.ca" : "the server certificate does not verify against the system CAs; set nats.tls.ca"}`;
   }
-  if (e?.name === "ConnectionError" && /does not support 'tls'|requires tls/i.test(e.message ?? "")) {
+  if (err instanceof ConnectionError && /does not support 'tls'|requires tls/i.test(e.message ?? "")) {
     return `TLS mismatch (${e.message}): ${options.tls ? "remove nats.tls or enable TLS on the server" : "the server requires TLS: add a nats.tls section or use a tls:// URL"}`;
   }
   return undefined;
@@ -176,7 +195,7 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
     // A server that verifies client certificates (tls_verify) closes the connection after the
     // TLS handshake of a client without one: the client only sees a timeout.
     const hint =
-      (err as { name?: string }).name === "TimeoutError" && options.tls && !options.tls.cert
+      err instanceof TimeoutError && options.tls && !options.tls.cert
         ? " (if the server verifies client certificates, set nats.tls.cert and nats.tls.key)"
         : "";
     throw new NatsSetupError(`cannot connect to ${where}: ${(err as Error).message}${hint}`, { cause: err });
@@ -235,4 +254,10 @@ export async function ensureStream(
     throw new NatsSetupError(`cannot create stream ${name} for ${subjects.join(", ")}: ${(err as Error).message}`, { cause: err });
   }
   return { created: true, info };
+}
+
+/** The connection's options from the config's `nats` section (seconds become milliseconds). */
+export function natsOptions(config: Config): NatsOptions {
+  const { servers, user, password, token, nkey_seed, creds, tls, name, connect_timeout } = config.nats;
+  return { servers, user, password, token, nkeySeed: nkey_seed, creds, tls, name, connectTimeoutMs: connect_timeout * 1000 };
 }

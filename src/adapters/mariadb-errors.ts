@@ -1,4 +1,5 @@
 /** The one place that says which MariaDB errors are worth retrying with a fresh connection. */
+import { IDENTIFIER_MAX_LENGTH, isTableName } from "../config/patterns";
 
 const TRANSIENT_CODES = new Set([
   "ECONNREFUSED",
@@ -37,7 +38,7 @@ export function isTransientMariadbError(err: unknown): boolean {
 
 /** The table name, checked before it is inlined into SQL (values are always bound). */
 export function quoteTable(table: string): string {
-  if (!/^[A-Za-z][A-Za-z0-9_$#]{0,63}(\.[A-Za-z][A-Za-z0-9_$#]{0,63})?$/.test(table)) {
+  if (!isTableName(table, IDENTIFIER_MAX_LENGTH.mariadb)) {
     throw new TypeError(`invalid table name ${JSON.stringify(table)}: expected NAME or SCHEMA.NAME`);
   }
   return table

@@ -21,7 +21,10 @@
  */
 import { Readable } from "node:stream";
 import type * as mariadb from "mariadb";
+import { retryPolicy } from "../config/retry-policy";
+import type { Config } from "../config/schema";
 import { SourceError } from "../errors";
+import { type Logger, logRetry } from "../log";
 import { type RetryPolicy, withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
 import { abandon, closeConnection, isAlive, type MariadbEndpoint, openConnection, queryWithin } from "./mariadb-connection";
@@ -261,4 +264,22 @@ export class MariadbSource implements RowSource {
     this.open.clear();
     await Promise.all(conns.map((conn) => closeConnection(conn)));
   }
+}
+
+/** The source's options from the config: `source.mariadb` (or the `mariadb` section's connection). */
+export function mariadbSourceOptions(config: Config, log: Logger): MariadbSourceOptions {
+  const { host, port, user, password, database, ssl } = config.source.mariadb ?? config.mariadb;
+  return {
+    host,
+    port,
+    user,
+    password,
+    database,
+    ssl,
+    table: config.source.table,
+    retry: retryPolicy(config.mariadb.retry),
+    connectTimeoutMs: config.mariadb.connect_timeout * 1000,
+    queryTimeoutMs: config.mariadb.query_timeout * 1000,
+    onRetry: logRetry(log, "source"),
+  };
 }

@@ -26,7 +26,11 @@
  */
 import { createHash } from "node:crypto";
 import type * as mariadb from "mariadb";
+import { IDENTIFIER_MAX_LENGTH, isIdentifier } from "../config/patterns";
+import { retryPolicy } from "../config/retry-policy";
+import type { Config } from "../config/schema";
 import { FencedError, LockError, TrackingError } from "../errors";
+import { type Logger, logRetry } from "../log";
 import { type RetryPolicy, sleep, withRetry } from "../pipeline/retry";
 import type { Checkpoint, WatermarkStore } from "../pipeline/types";
 import { abandon, closeConnection, isAlive, type MariadbEndpoint, openConnection, queryWithin } from "./mariadb-connection";
@@ -118,11 +122,10 @@ export class MariadbTracking implements WatermarkStore {
   constructor(options: TrackingOptions) {
     this.options = options;
     this.table = options.table ?? "ETL_PRMREC";
-    if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(this.table)) throw new TrackingError(`invalid tracking table name ${JSON.stringify(this.table)}`, false);
-    const { database } = options;
+    if (!isIdentifier(this.table, IDENTIFIER_MAX_LENGTH.mariadb)) throw new TrackingError(`invalid tracking table name ${JSON.stringify(this.table)}`, false);
     this.queryTimeoutMs = options.queryTimeoutMs ?? 30_000;
     this.lockCheckIntervalMs = options.lockCheckIntervalMs ?? 1_000;
-    this.lockName = lockName(database, options.programName, options.partition);
+    this.lockName = lockName(options.database, options.programName, options.partition);
   }
 
   /**
@@ -504,4 +507,23 @@ export class MariadbTracking implements WatermarkStore {
     this.conn = null;
     await closeConnection(conn);
   }
+}
+
+/** The store's options from the config's `mariadb` and `publisher.program_name` keys. */
+export function trackingOptions(config: Config, log: Logger): TrackingOptions {
+  const { host, port, user, password, database, ssl, connect_timeout, query_timeout, lock_check_interval, retry } = config.mariadb;
+  return {
+    host,
+    port,
+    user,
+    password,
+    database,
+    ssl,
+    connectTimeoutMs: connect_timeout * 1000,
+    queryTimeoutMs: query_timeout * 1000,
+    lockCheckIntervalMs: lock_check_interval * 1000,
+    programName: config.publisher.program_name,
+    retry: retryPolicy(retry),
+    onRetry: logRetry(log, "mariadb"),
+  };
 }

@@ -15,11 +15,22 @@
  * (highWaterMark 1: at most one page waits while the consumer works on the previous one).
  */
 import type { Readable } from "node:stream";
+import { retryPolicy } from "../config/retry-policy";
+import type { Config } from "../config/schema";
 import { SourceError } from "../errors";
 import type { RetryPolicy } from "../pipeline/retry";
 import { withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
-import type { OracleConnection, OracleDbType, OracleDriver, OracleMetaData, OracleNetAttributes, OraclePool, OracleResultSet } from "./oracle-driver";
+import {
+  type OracleConnection,
+  type OracleDbType,
+  type OracleDriver,
+  type OracleMetaData,
+  type OracleNetAttributes,
+  type OraclePool,
+  type OracleResultSet,
+  oracleNetAttributes,
+} from "./oracle-driver";
 import { isTransientOracleError, toSourceError } from "./oracle-errors";
 import { OracleReader } from "./oracle-reader";
 import type { ColumnKinds, Statement, TextKind, TimestampKind } from "./oracle-sql";
@@ -537,4 +548,25 @@ export class OracleSource implements RowSource {
   private textOrNull(v: unknown, column: string): string | null {
     return v === null || v === undefined ? null : this.text(v, column);
   }
+}
+
+/** The source's options from the config's `oracle_db` and `source` sections (seconds become milliseconds). */
+export function oracleSourceOptions(config: Config, logger: OracleSourceLogger): OracleSourceOptions {
+  const o = config.oracle_db;
+  if (!o) throw new SourceError("the oracle_db section is required when source.kind is oracle", false); // the schema already requires it
+  return {
+    user: o.user,
+    password: o.password,
+    dsn: o.dsn,
+    table: config.source.table,
+    poolMin: o.pool_min,
+    poolMax: o.pool_max,
+    fetchArraySize: o.fetch_array_size,
+    prefetchRows: o.prefetch_rows,
+    callTimeoutMs: o.call_timeout * 1000,
+    retry: retryPolicy(o.retry),
+    net: oracleNetAttributes(o),
+    timeZone: config.source.time_zone,
+    logger,
+  };
 }

@@ -20,6 +20,7 @@
  * `:zone`, and for `ltz` that instant cast to TIMESTAMP WITH LOCAL TIME ZONE (compared with
  * a WITH TIME ZONE value, the LTZ column itself would be converted).
  */
+import { IDENTIFIER_MAX_LENGTH, isTableName, UTC_OFFSET } from "../config/patterns";
 import { SourceError } from "../errors";
 
 /** Text form of every timestamp the source reads or binds (26 characters, microseconds). */
@@ -86,15 +87,12 @@ function eventDataColumns(kind: TextKind | undefined, guarded: boolean): string 
   return `CASE WHEN DBMS_LOB.GETLENGTH(EVENT_DATA) <= :maxlen THEN ${textValue("EVENT_DATA", kind)} END AS EVENT_DATA, DBMS_LOB.GETLENGTH(EVENT_DATA) AS EVENT_DATA_LENGTH`;
 }
 
-const IDENT = /^[A-Za-z][A-Za-z0-9_$#]{0,127}$/;
-
 /**
  * Accepts `IDENT` or `SCHEMA.IDENT` (unquoted Oracle identifiers) and returns it unchanged;
  * anything else could smuggle SQL into the one inlined name, so it is refused.
  */
 export function validateTable(table: string): string {
-  const parts = table.split(".");
-  if (parts.length < 1 || parts.length > 2 || !parts.every((p) => IDENT.test(p))) {
+  if (!isTableName(table, IDENTIFIER_MAX_LENGTH.oracle)) {
     throw new SourceError(
       `Oracle source table ${JSON.stringify(table)} is not a valid name: expected TABLE or SCHEMA.TABLE, each part a letter followed by up to 127 letters, digits, _, $ or #`,
       false,
@@ -111,7 +109,7 @@ export function validateTable(table: string): string {
 export function normalizeZone(zone: string): string {
   const z = zone.trim();
   if (/^(UTC|Z|GMT)$/i.test(z)) return "+00:00";
-  if (/^[+-](0\d|1[0-4]):[0-5]\d$/.test(z)) return z;
+  if (UTC_OFFSET.test(z)) return z;
   if (/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/.test(z)) return z;
   throw new SourceError(`Oracle source time zone ${JSON.stringify(zone)} is not UTC, an offset like +09:00, or a region like Asia/Tokyo`, false);
 }

@@ -3,7 +3,9 @@
  * promise per message. Kept selectable; tests prove it gives the same delivery results as the
  * inbox publisher, which is about twice as fast in the pipeline (docs/PERFORMANCE.md).
  */
-import { jetstream } from "@nats-io/jetstream";
+import { JetStreamApiError, jetstream } from "@nats-io/jetstream";
+import { jserrors } from "@nats-io/jetstream/internal";
+import { TimeoutError } from "@nats-io/transport-node";
 import type { PublishChannel, PublishOutcome } from "../pipeline/types";
 import { PublisherBase, ROW_FAULT_CODES } from "./pub-ack";
 
@@ -31,13 +33,13 @@ export class StockPublisher extends PublisherBase {
 }
 
 function stockFailure(err: unknown): PublishOutcome {
-  const e = err as { name?: string; code?: unknown; status?: unknown; message?: string };
-  if (e.name === "TimeoutError") return { kind: "timeout" };
-  if (e.name === "JetStreamApiError" || e.name === "StreamNotFoundError") {
-    const code = typeof e.code === "number" ? e.code : 0;
-    return { kind: "rejected", code, description: e.message ?? "", rowFault: ROW_FAULT_CODES.has(code) };
+  if (err instanceof TimeoutError) return { kind: "timeout" };
+  // StreamNotFoundError is a JetStreamApiError too.
+  if (err instanceof JetStreamApiError) {
+    const code = err.code;
+    return { kind: "rejected", code, description: err.message, rowFault: ROW_FAULT_CODES.has(code) };
   }
-  if (e.name === "JetStreamNotEnabled")
+  if (err instanceof jserrors.JetStreamNotEnabled)
     return { kind: "rejected", code: 503, description: "no responders: no stream captures this subject (or JetStream is restarting)", rowFault: false };
   // Disconnected, closed, request errors: the outcome is unknown, so treat it like a timeout.
   return { kind: "timeout" };

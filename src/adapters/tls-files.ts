@@ -5,7 +5,9 @@
  * path, not later as a connection error that looks transient. Contents never reach a message.
  */
 import { readFileSync } from "node:fs";
-import { PublisherError } from "../errors";
+import { TlsFileError } from "../errors";
+
+export { TlsFileError };
 
 /** Paths as configured; an empty string means "not given". */
 export interface TlsFiles {
@@ -19,13 +21,6 @@ export interface TlsMaterial {
   ca?: string;
   cert?: string;
   key?: string;
-}
-
-/** A configured certificate or key file cannot be used. Permanent: retrying reads the same file. */
-export class TlsFileError extends PublisherError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("E_TLS_FILE", message, options);
-  }
 }
 
 function why(err: unknown): string {

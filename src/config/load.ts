@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { load as parseYaml } from "js-yaml";
 import { ConfigError } from "../errors";
-import { type Config, type Field, type SectionField, schema } from "./schema";
+import { type Config, type Field, type SectionField, schema, type ValueOf } from "./schema";
 import { resolveEnvFiles } from "./secrets";
 
 type Env = Record<string, string | undefined>;
@@ -43,12 +43,21 @@ export function parseConfig(text: string, path: string, env: Env = {}): Config {
   const root = raw as Plain;
   // `VAR_FILE` (Docker/Kubernetes secrets) becomes `VAR` before the overrides apply.
   applyEnv(schema, root, resolveEnvFiles(schema, env, problems), problems);
-  const config = validateSection(schema, root, "", root, true, problems) as unknown as Config;
+  const config = validated(schema, validateSection(schema, root, "", root, true, problems));
   if (problems.length === 0) derive(config);
   if (problems.length > 0) {
     throw new ConfigError(`${path}: ${problems.length === 1 ? problems[0] : `\n  - ${problems.join("\n  - ")}`}`);
   }
   return config;
+}
+
+/**
+ * The tree `validateSection` built from `section`, typed by the schema: every key of it was
+ * checked against its field (kind, oneOf, bounds), absent ones got their defaults, so the
+ * tree has the shape `ValueOf<section>` derives. (Only read once `problems` is empty.)
+ */
+function validated<S extends SectionField>(_section: S, tree: Plain): ValueOf<S> {
+  return tree as ValueOf<S>;
 }
 
 /** Values that follow from others, filled in after validation. */

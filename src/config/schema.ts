@@ -7,6 +7,8 @@
  * logging, each client's retry section); the new design adds `source` and a few publisher keys.
  */
 
+import { isNatsSubject, isStreamName, isTableName, isTimeZone } from "./patterns";
+
 export type Field = StringField | NumberField | BooleanField | ListField | SectionField;
 
 interface Common {
@@ -56,11 +58,11 @@ export interface SectionField {
 }
 
 const identifier = {
-  test: (v: string) => /^[A-Za-z][A-Za-z0-9_$#]{0,127}(\.[A-Za-z][A-Za-z0-9_$#]{0,127})?$/.test(v),
+  test: (v: string) => isTableName(v),
   hint: "an identifier like TXLOG_EVENTS or SCHEMA.TXLOG_EVENTS",
 };
 const natsSubject = {
-  test: (v: string) => /^[^\s*>.]+(\.[^\s*>.]+)*$/.test(v),
+  test: isNatsSubject,
   hint: "a NATS subject without wildcards, like intime.txlog.events",
 };
 const startFrom = {
@@ -68,21 +70,11 @@ const startFrom = {
   hint: "earliest, latest, or an ISO-8601 timestamp like 2026-01-31T00:00:00",
 };
 const timeZone = {
-  test: (v: string) => v === "UTC" || /^[+-](0\d|1[0-4]):[0-5]\d$/.test(v) || isRegion(v),
+  test: isTimeZone,
   hint: "UTC, a fixed offset like +09:00, or an IANA region like Europe/Berlin",
 };
-/** An IANA region name this Node's time-zone data knows (Area/Location, e.g. America/New_York). */
-function isRegion(v: string): boolean {
-  if (!/^[A-Za-z]+(\/[A-Za-z0-9_+-]+){1,2}$/.test(v)) return false;
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: v });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-function retrySection(client: string): SectionField {
+function retrySection(client: string) {
   return {
     kind: "section",
     description: `Backoff for ${client}: connecting, and retrying operations that failed with a transient error.`,
@@ -92,27 +84,28 @@ function retrySection(client: string): SectionField {
       max_backoff: { kind: "number", above: 0, default: 30, unit: "seconds", description: "Longest wait between retries." },
       backoff_multiplier: { kind: "number", min: 1, default: 2, description: "Factor between one wait and the next." },
     },
-  };
+  } as const satisfies SectionField;
 }
 
-const mariadbConnection = (envPrefix: string, what: string): Record<string, Field> => ({
-  host: { kind: "string", default: "127.0.0.1", env: `${envPrefix}HOST`, description: `Host of the MariaDB ${what}.` },
-  port: { kind: "number", integer: true, min: 1, max: 65535, default: 3306, env: `${envPrefix}PORT`, description: "TCP port." },
-  user: { kind: "string", default: "root", env: `${envPrefix}USER`, description: "User name." },
-  password: {
-    kind: "string",
-    default: "",
-    allowEmpty: true,
-    secret: true,
-    env: `${envPrefix}PASSWORD`,
-    description: "Password (prefer the environment variable).",
-  },
-  database: { kind: "string", default: "test", env: `${envPrefix}DATABASE`, description: "Database (schema) name." },
-  ssl: tlsSection(`the MariaDB ${what}`, "ssl"),
-});
+const mariadbConnection = (envPrefix: string, what: string) =>
+  ({
+    host: { kind: "string", default: "127.0.0.1", env: `${envPrefix}HOST`, description: `Host of the MariaDB ${what}.` },
+    port: { kind: "number", integer: true, min: 1, max: 65535, default: 3306, env: `${envPrefix}PORT`, description: "TCP port." },
+    user: { kind: "string", default: "root", env: `${envPrefix}USER`, description: "User name." },
+    password: {
+      kind: "string",
+      default: "",
+      allowEmpty: true,
+      secret: true,
+      env: `${envPrefix}PASSWORD`,
+      description: "Password (prefer the environment variable).",
+    },
+    database: { kind: "string", default: "test", env: `${envPrefix}DATABASE`, description: "Database (schema) name." },
+    ssl: tlsSection(`the MariaDB ${what}`, "ssl"),
+  }) as const satisfies Record<string, Field>;
 
 /** PEM file paths for a TLS connection; the section's presence turns TLS on. */
-function tlsSection(to: string, key: string): SectionField {
+function tlsSection(to: string, key: string) {
   return {
     kind: "section",
     optional: true,
@@ -122,10 +115,10 @@ function tlsSection(to: string, key: string): SectionField {
       cert: { kind: "string", default: "", allowEmpty: true, description: "PEM file of the client certificate, when the server asks for one (empty: none)." },
       key: { kind: "string", default: "", allowEmpty: true, description: "PEM file of the client certificate's private key (required with cert)." },
     },
-  };
+  } as const satisfies SectionField;
 }
 
-export const schema: SectionField = {
+export const schema = {
   kind: "section",
   description: "The whole file.",
   fields: {
@@ -308,7 +301,7 @@ export const schema: SectionField = {
         stream_name: {
           kind: "string",
           default: "TXLOG_EVENTS",
-          pattern: { test: (v) => /^[^\s.*>/\\]+$/.test(v), hint: "a stream name without spaces, dots or wildcards" },
+          pattern: { test: isStreamName, hint: "a stream name without spaces, dots or wildcards" },
           description: "JetStream stream; created if missing, else checked to capture both subjects.",
         },
         subject: { kind: "string", default: "intime.txlog.events", pattern: natsSubject, description: "Subject every event is published to." },
@@ -358,6 +351,15 @@ export const schema: SectionField = {
           default: 3,
           description: "With --once: failed cycles retried before exiting non-zero (the loop always retries at the next poll).",
         },
+        failure_backoff: {
+          kind: "number",
+          above: 0,
+          default: 1,
+          unit: "seconds",
+          description:
+            "Wait after a failed cycle before the next; multiplied by failure_backoff_multiplier per further failure in a row, at most polling_interval.",
+        },
+        failure_backoff_multiplier: { kind: "number", min: 1, default: 2, description: "Factor between one failure's wait and the next." },
         max_in_flight: {
           kind: "number",
           integer: true,
@@ -462,88 +464,35 @@ export const schema: SectionField = {
       },
     },
   },
+} as const satisfies SectionField;
+
+/**
+ * The validated configuration's type, derived from the schema above: adding a key to a section
+ * adds it here. A string with `oneOf` becomes the union of its values; a section that may be
+ * absent (`optional`, or `requiredWhen`) becomes an optional property.
+ */
+export type ValueOf<F> = F extends { kind: "section"; fields: infer Fields }
+  ? SectionValue<Fields>
+  : F extends { kind: "string"; oneOf: readonly (infer O)[] }
+    ? O
+    : F extends { kind: "string" }
+      ? string
+      : F extends { kind: "number" }
+        ? number
+        : F extends { kind: "boolean" }
+          ? boolean
+          : F extends { kind: "list" }
+            ? string[]
+            : never;
+
+type MaybeAbsent<F> = F extends { optional: true } | { requiredWhen: unknown } ? true : false;
+type SectionValue<Fields> = {
+  -readonly [K in keyof Fields as MaybeAbsent<Fields[K]> extends true ? never : K]: ValueOf<Fields[K]>;
+} & {
+  -readonly [K in keyof Fields as MaybeAbsent<Fields[K]> extends true ? K : never]?: ValueOf<Fields[K]>;
 };
 
-export interface RetryConfig {
-  max_retries: number;
-  initial_backoff: number;
-  max_backoff: number;
-  backoff_multiplier: number;
-}
-export interface TlsFilesConfig {
-  ca: string;
-  cert: string;
-  key: string;
-}
-export interface MariadbConnectionConfig {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-  ssl?: TlsFilesConfig;
-}
-export interface Config {
-  source: {
-    kind: "oracle" | "mariadb";
-    table: string;
-    time_zone: string;
-    mariadb?: MariadbConnectionConfig;
-  };
-  oracle_db?: {
-    user: string;
-    password: string;
-    dsn: string;
-    pool_min: number;
-    pool_max: number;
-    fetch_array_size: number;
-    prefetch_rows: number;
-    call_timeout: number;
-    wallet_location: string;
-    wallet_password: string;
-    config_dir: string;
-    ssl_server_dn_match: boolean;
-    ssl_server_cert_dn: string;
-    retry: RetryConfig;
-  };
-  mariadb: MariadbConnectionConfig & { connect_timeout: number; query_timeout: number; lock_check_interval: number; retry: RetryConfig };
-  nats: {
-    servers: string[];
-    user: string;
-    password: string;
-    token: string;
-    nkey_seed: string;
-    creds: string;
-    tls?: TlsFilesConfig;
-    name: string;
-    connect_timeout: number;
-    publish_timeout: number;
-    ack_mode: "inbox" | "stock";
-    duplicate_window: number;
-    retry: RetryConfig;
-  };
-  intime_txlog_events: {
-    stream_name: string;
-    subject: string;
-    data_type: string;
-    trace_id: string;
-    dead_letter_subject: string;
-  };
-  publisher: {
-    program_name: string;
-    polling_interval: number;
-    batch_size: number;
-    max_records_per_run: number;
-    max_retries: number;
-    max_in_flight: number;
-    safety_lag_seconds: number;
-    start_from: string;
-    checkpoint_interval: number;
-    on_unpublishable: "dead_letter" | "fail";
-    serialization: "inline" | "piscina";
-    workers: number;
-    shutdown_timeout: number;
-  };
-  logging: { level: string; format: "json" | "pretty"; heartbeat_interval: number };
-  metrics: { enabled: boolean; host: string; port: number; ready_failure_grace: number; liveness_timeout: number };
-}
+export type Config = ValueOf<typeof schema>;
+export type RetryConfig = Config["nats"]["retry"];
+export type MariadbConnectionConfig = NonNullable<Config["source"]["mariadb"]>;
+export type TlsFilesConfig = NonNullable<Config["nats"]["tls"]>;

@@ -19,6 +19,8 @@
  */
 import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { retryPolicy } from "../config/retry-policy";
+import type { Config } from "../config/schema";
 import { describeError, FencedError, PublisherError } from "../errors";
 import type { FormatOptions } from "../event/txlog-event";
 import { formatEvents } from "./format-events";
@@ -94,7 +96,7 @@ export class ShutdownError extends PublisherError {
 export class CycleError extends PublisherError {
   readonly result: CycleResult;
   constructor(message: string, result: CycleResult, cause: unknown) {
-    super((cause as { code?: string })?.code ?? "E_CYCLE", message, { cause });
+    super("E_CYCLE", message, { cause });
     this.result = result;
   }
 }
@@ -349,4 +351,23 @@ class CycleRun {
       }
     });
   }
+}
+
+/** The cycle's settings from the config's `publisher`, `intime_txlog_events` and `source` sections. */
+export function cycleSettings(config: Config): CycleSettings {
+  const p = config.publisher;
+  const events = config.intime_txlog_events;
+  return {
+    batchSize: p.batch_size,
+    maxRecordsPerRun: p.max_records_per_run,
+    safetyLagSeconds: p.safety_lag_seconds,
+    startFrom: p.start_from,
+    checkpointIntervalMs: p.checkpoint_interval * 1000,
+    maxInFlight: p.max_in_flight,
+    subject: events.subject,
+    deadLetterSubject: events.dead_letter_subject,
+    onUnpublishable: p.on_unpublishable,
+    publishRetry: retryPolicy(config.nats.retry),
+    format: { timeZone: config.source.time_zone, dataType: events.data_type, traceId: events.trace_id, table: config.source.table },
+  };
 }

@@ -3,7 +3,7 @@
  * place that turns a driver error into a SourceError.
  *
  * node-oracledb errors carry `code` ("ORA-00942", "NJS-500") and, for database
- * errors, `errorNum`. `isRecoverable` is not reliable (FIELD-NOTES), so it is ignored. Thin
+ * errors, `errorNum`. `isRecoverable` is not reliable (it is not set for every transient failure in Thin mode), so it is ignored. Thin
  * mode rewrites dead-connection ORA codes (ORA-03113, ORA-03135, ORA-01089, ORA-12537, ...)
  * to NJS-500 and keeps the original on a later line of the message
  * (node_modules/oracledb/lib/errors.js, `adjustErrorXref` / `transformErr`), so both the

@@ -69,6 +69,9 @@ export interface LockHolder {
 
 export type LockAttempt = { acquired: true } | { acquired: false; holder: LockHolder | null };
 
+/** close() waits at most this long for RELEASE_LOCK before it destroys the connection instead. */
+const CLOSE_RELEASE_MS = 2_000;
+
 /** Sorts after any real ID (38 digits, Oracle NUMBER's limit): "every row at this time is done". */
 export const AFTER_ALL_IDS = "9".repeat(38);
 
@@ -502,6 +505,10 @@ export class MariadbTracking implements WatermarkStore {
 
   /** Closes the connection (which releases the lock) within about a second, whatever its state. */
   async close(): Promise<void> {
+    // Released explicitly, not by ending the session: the server drops a closed session's locks
+    // only when its thread finishes, so a successor started right after close() could still
+    // find the lock held. Bounded: a server that does not answer gets its connection destroyed.
+    if (this.held && this.conn) await this.release(AbortSignal.timeout(Math.min(this.queryTimeoutMs, CLOSE_RELEASE_MS)));
     if (this.held) this.lose(`the tracking store of program ${this.options.programName} was closed`);
     const conn = this.conn;
     this.conn = null;

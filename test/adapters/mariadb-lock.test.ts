@@ -243,6 +243,19 @@ t.test("release() hands the lock over and the same store takes it back later", a
   t.match(await env.row(), { id: "2" });
 });
 
+t.test("close() releases the lock before it returns, so a successor started right after finds it free", async (t) => {
+  const env = await setup(t);
+  for (let i = 0; i < 5; i++) {
+    const holder = env.store();
+    await holder.open();
+    t.not(await env.holderId(holder), null, `round ${i}: held`);
+    await holder.close();
+    // Asked on another connection the moment close() resolved: ending the session alone frees
+    // the lock only once the server's thread for it has finished.
+    t.equal(await env.holderId(holder), null, `round ${i}: free as soon as close() returned`);
+  }
+});
+
 t.test("a statement stuck on a black hole gives up as soon as its signal aborts, long before its deadline", async (t) => {
   const env = await setup(t);
   const proxy = await env.proxy();

@@ -122,7 +122,11 @@ export function checkTargets(loaded: Config, log: Logger): CheckTarget[] {
       async probe() {
         const probe = new StreamProbe(natsOptions(config), events.stream_name);
         try {
-          const info = await probe.info();
+          const info = await probe.info().catch((err: unknown) => {
+            if (/stream not found/i.test(String((err as Error).message))) return null;
+            throw err;
+          });
+          if (info === null) return `${events.stream_name} does not exist yet: the first run creates it`;
           const missing = [events.subject, events.dead_letter_subject].filter((s) => !info.subjects.includes(s));
           const note = missing.length > 0 ? `; created or widened on the first run to capture ${missing.join(", ")}` : "";
           return `${info.name}: ${info.messages} messages, duplicate window ${info.duplicateWindowSeconds} s${note}`;

@@ -83,7 +83,7 @@ t.test("/metrics, /healthz and /readyz of the running publisher; /readyz is 503 
   const url = `nats://127.0.0.1:${port}`;
   const f = await fixture(t, url);
   await f.insert(sampleRows(40));
-  const raw = rawConfig(f, { logging: { level: "info" }, nats: { servers: [url] } });
+  const raw = rawConfig(f, { logging: { level: "info", heartbeat_interval: 0.5 }, nats: { servers: [url] } });
   raw.metrics = { enabled: true, host: "127.0.0.1", port: 0 };
   const configFile = writeConfig(f.dir, raw, `${uniqueName("ops")}.yaml`);
 
@@ -119,6 +119,10 @@ t.test("/metrics, /healthz and /readyz of the running publisher; /readyz is 503 
   });
   t.equal(metric(idle.body, "onp_rows_waiting"), 0, "nothing waiting");
   t.equal(metric(idle.body, "onp_lag_seconds"), 0, "an idle table has lag 0");
+
+  // The heartbeat on an idle table: rows 0, lag, rows waiting, watermark.
+  const beat = await until("the idle heartbeat line", async () => stdout.split("\n").find((l) => l.includes('"msg":"idle: no new rows"')));
+  t.match(JSON.parse(beat), { rows: 0, lag_s: 0, rows_waiting: 0, watermark: { id: "40" } });
 
   const health = await get(`${base}/healthz`);
   t.equal(health.status, 200);

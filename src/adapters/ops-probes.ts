@@ -97,16 +97,21 @@ export class TrackingProbe {
   /** The program's row, or null (no row, or no table yet). Reads only. */
   async read(): Promise<TrackingRowText | null> {
     let rows: Array<Record<string, string | null>>;
-    try {
-      rows = await this.query(
+    const select = (id: string) =>
+      this.query<Array<Record<string, string | null>>>(
         "reading the watermark",
-        `SELECT PROGRAM_NAME AS program, DATE_FORMAT(LAST_SUCCESSFUL_TIME, '${TS}') AS ts, CAST(LAST_SUCCESSFUL_ID AS CHAR) AS id, STATUS AS status, DATE_FORMAT(LAST_RUN_TIME, '${TS}') AS lastRun, CAST(RECORDS_PROCESSED AS CHAR) AS records, ERROR_MESSAGE AS error, DATE_FORMAT(UPDATED_AT, '${TS}') AS updated FROM \`${this.table}\` WHERE PROGRAM_NAME = ? ORDER BY LAST_SUCCESSFUL_TIME DESC LIMIT 1`,
+        `SELECT PROGRAM_NAME AS program, DATE_FORMAT(LAST_SUCCESSFUL_TIME, '${TS}') AS ts, ${id} AS id, STATUS AS status, DATE_FORMAT(LAST_RUN_TIME, '${TS}') AS lastRun, CAST(RECORDS_PROCESSED AS CHAR) AS records, ERROR_MESSAGE AS error, DATE_FORMAT(UPDATED_AT, '${TS}') AS updated FROM \`${this.table}\` WHERE PROGRAM_NAME = ? ORDER BY LAST_SUCCESSFUL_TIME DESC LIMIT 1`,
         [this.options.programName],
       );
+    try {
+      rows = await select("CAST(LAST_SUCCESSFUL_ID AS CHAR)");
     } catch (err) {
+      const errno = (err as { cause?: { errno?: number } }).cause?.errno;
       // No table yet: the program has never run.
-      if ((err as { cause?: { errno?: number } }).cause?.errno === 1146) return null;
-      throw err;
+      if (errno === 1146) return null;
+      // A V7 table not migrated yet (no LAST_SUCCESSFUL_ID): every row at its time is done.
+      if (errno !== 1054) throw err;
+      rows = await select("NULL");
     }
     const r = rows[0];
     if (!r) return null;

@@ -26,7 +26,12 @@ import { confirm, isInteractive, lineOutput } from "./terminal";
 /** The config with no retries anywhere a command connects: one attempt each. */
 export function oneAttempt(config: Config): Config {
   const none = { ...config.mariadb.retry, max_retries: 0 };
-  return { ...config, mariadb: { ...config.mariadb, retry: none }, nats: { ...config.nats, retry: { ...config.nats.retry, max_retries: 0 } } };
+  return {
+    ...config,
+    mariadb: { ...config.mariadb, retry: none },
+    nats: { ...config.nats, retry: { ...config.nats.retry, max_retries: 0 } },
+    ...(config.oracle_db ? { oracle_db: { ...config.oracle_db, retry: { ...config.oracle_db.retry, max_retries: 0 } } } : {}),
+  };
 }
 
 function counter(source: RowSource): SourceCounter {

@@ -93,6 +93,12 @@ export async function instrumentCycle(ops: ServiceOps, probe: CycleProbe, run: (
     return result;
   } catch (err) {
     const kind = errorKindOf(err);
+    if (kind === "fenced") {
+      // Another instance owns the program now: this one is a standby, not a failing publisher.
+      ops.leadership(false);
+      ops.failed(err);
+      throw err;
+    }
     if (kind === "source" || kind === "tracking") ops.dependency(kind, false, "failing");
     const partial = (err as { result?: CycleResult }).result;
     ops.cycle({

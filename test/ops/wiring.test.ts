@@ -1,6 +1,6 @@
 /** How the service reports to Ops (src/ops/wiring.ts), over the in-memory cycle fakes. */
 import t from "tap";
-import { SourceError, TrackingError } from "../../src/errors";
+import { FencedError, SourceError, TrackingError } from "../../src/errors";
 import { Ops } from "../../src/ops/ops";
 import { instrumentCycle, instrumentDeps, onceProgress, reportingStore, sampleWaiting, tickingSleep } from "../../src/ops/wiring";
 import { runCycle } from "../../src/pipeline/cycle";
@@ -157,4 +157,16 @@ t.test("--once progress: drawn on a TTY with the counted total, not at all elsew
   line?.finish();
   t.match(written.join(""), /50 of 200 rows \(25\.0%\)/, "the total is bounded by max_records_per_run");
   t.equal(await onceProgress({ isTTY: false, write: () => true }, store, source, config), undefined, "nothing off a TTY");
+});
+
+t.test("a fenced cycle (the lock went to another instance) makes this one a standby, not a failing one", async (t) => {
+  const { ops } = newOps();
+  ops.leadership(true);
+  for (const d of ["source", "tracking", "nats"] as const) ops.dependency(d, true);
+  const probe = { source: new CountingSource([]), safetyLagSeconds: 0, lastWatermark: () => null };
+  await t.rejects(instrumentCycle(ops, probe, () => Promise.reject(new FencedError("lock lost"))));
+  t.equal(await metric(ops, "onp_instance_active"), 0);
+  t.equal(await metric(ops, 'onp_errors_total{kind="fenced"}'), 1);
+  t.equal(await metric(ops, 'onp_cycles_total{outcome="failed"}'), 0, "not a failed cycle");
+  t.same(ops.readiness.ready(), { ok: true, reason: "ready" }, "a standby stays ready");
 });

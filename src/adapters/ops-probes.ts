@@ -9,7 +9,7 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type * as mariadb from "mariadb";
-import { PublisherError, TrackingError } from "../errors";
+import { NatsSetupError, TrackingError } from "../errors";
 import type { Checkpoint, Watermark } from "../pipeline/types";
 import { connectNats, type NatsOptions, redactUrl } from "./jetstream";
 import { closeConnection, type MariadbEndpoint, openConnection, queryWithin } from "./mariadb-connection";
@@ -180,12 +180,6 @@ export async function leaseWatermark(options: TrackingOptions, recordsProcessed:
   };
 }
 
-class StreamProbeError extends PublisherError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("E_NATS", message, options);
-  }
-}
-
 /** The stream, over one NATS connection opened on first use (one attempt). */
 export class StreamProbe {
   private readonly nats: NatsOptions;
@@ -216,7 +210,7 @@ export class StreamProbe {
         duplicateWindowSeconds: (info.config.duplicate_window ?? 0) / 1e9,
       };
     } catch (err) {
-      throw new StreamProbeError(`stream ${this.name} on NATS at ${this.nats.servers.map(redactUrl).join(", ")}: ${(err as Error).message}`, { cause: err });
+      throw new NatsSetupError(`stream ${this.name} on NATS at ${this.nats.servers.map(redactUrl).join(", ")}: ${(err as Error).message}`, { cause: err });
     }
   }
 

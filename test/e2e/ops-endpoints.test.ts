@@ -102,7 +102,9 @@ t.test("/metrics, /healthz and /readyz of the running publisher; /readyz is 503 
 
   const published = await until("all 40 rows in the metrics", async () => {
     const m = await get(`${base}/metrics`);
-    return metric(m.body, "onp_rows_published_total") === 40 ? m : undefined;
+    // Counted as the acks come; the cycle's end (and its commit) follows.
+    const done = metric(m.body, "onp_rows_published_total") === 40 && /^onp_cycles_total\{outcome="rows"\} [1-9]/m.test(m.body);
+    return done ? m : undefined;
   });
   t.equal(published.status, 200);
   t.equal(metric(published.body, "onp_rows_read_total"), 40, "rows read");

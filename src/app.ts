@@ -18,10 +18,13 @@ import { connectNats, ensureStream, isTransientNatsError, natsOptions } from "./
 import { JetStreamLedger } from "./adapters/jetstream-ledger";
 import { MariadbSource, mariadbSourceOptions } from "./adapters/mariadb-source";
 import { MariadbTracking, trackingOptions } from "./adapters/mariadb-tracking";
+import { watchNatsStatus } from "./adapters/nats-status";
 import { StockPublisher } from "./adapters/stock-publisher";
 import { retryPolicy } from "./config/retry-policy";
 import type { Config } from "./config/schema";
 import { type Logger, logRetry } from "./log";
+import type { ProgressStream } from "./ops/progress";
+import { instrumentCycle, instrumentDeps, onceProgress, type ServiceOps, tickingSleep } from "./ops/wiring";
 import { type CycleDeps, type CycleResult, cycleSettings, runCycle } from "./pipeline/cycle";
 import { withRetry } from "./pipeline/retry";
 import { serializeInline, serializeInPool } from "./pipeline/serialize-events";
@@ -137,6 +140,8 @@ export interface RunOptions {
   kill: AbortSignal;
   /** Runs before each cycle and returns its fence (hot standby: acquire or confirm the lock). */
   beforeCycle?: PollLoopHooks["beforeCycle"];
+  /** With `once`: where the progress line goes (drawn only when it is a TTY). */
+  progress?: ProgressStream;
 }
 
 export interface Service {
@@ -150,7 +155,7 @@ export interface Service {
  * whatever was opened if a later step fails. `signal` (the stop request) ends a start-up that
  * is still waiting for a service.
  */
-export async function createService(config: Config, log: Logger, signal?: AbortSignal): Promise<Service> {
+export async function createService(config: Config, log: Logger, signal?: AbortSignal, ops?: ServiceOps): Promise<Service> {
   const parts: Parts = { store: new MariadbTracking(trackingOptions(config, log)) };
   // Typed as the signal-taking call so that the store's open(signal), where it exists, gets it.
   const openStore: (signal?: AbortSignal) => Promise<void> = parts.store.open.bind(parts.store);
@@ -161,19 +166,44 @@ export async function createService(config: Config, log: Logger, signal?: AbortS
     parts.source = createSource(config, log);
     parts.serializer = createSerializer(config);
   } catch (err) {
+    ops?.failed(err);
     await closeParts(parts);
     throw err;
   }
   const deps = cycleDeps(config, log, { ...parts, nc: parts.nc, source: parts.source, serializer: parts.serializer });
+  if (ops) {
+    ops.dependency("tracking", true);
+    ops.dependency("nats", true);
+    ops.leadership(true);
+    watchNatsStatus(parts.nc, (up, reason) => ops.dependency("nats", up, reason));
+  }
+  const source = parts.source;
+  const store = parts.store;
+  let last: CycleResult | null = null;
   return {
-    run: ({ once, stop, kill, beforeCycle }) =>
-      pollLoop(
-        pollLoopSettings(config, once),
-        // A lost fence cuts the cycle short as the kill signal does (the standby work may make it commit nothing).
-        { runCycle: (s) => runCycle(deps, s.stop, AbortSignal.any([s.kill, s.fence])), beforeCycle },
-        { stop, kill },
-        log,
-      ),
+    run: async ({ once, stop, kill, beforeCycle, progress }) => {
+      const line = once && ops && progress ? await onceProgress(progress, store, source, config) : undefined;
+      const instrumented = ops ? instrumentDeps(ops, deps, line?.observer()) : deps;
+      // A lost fence cuts the cycle short as the kill signal does (the standby work may make it commit nothing).
+      const cycle = (s: { stop: AbortSignal; kill: AbortSignal; fence: AbortSignal }) => runCycle(instrumented, s.stop, AbortSignal.any([s.kill, s.fence]));
+      const probe = { source, safetyLagSeconds: config.publisher.safety_lag_seconds, lastWatermark: () => last?.watermark ?? null };
+      try {
+        return await pollLoop(
+          pollLoopSettings(config, once),
+          ops
+            ? {
+                runCycle: async (s) => (last = await instrumentCycle(ops, probe, () => cycle(s))),
+                beforeCycle,
+                sleep: tickingSleep(ops),
+              }
+            : { runCycle: cycle, beforeCycle },
+          { stop, kill },
+          log,
+        );
+      } finally {
+        line?.finish();
+      }
+    },
     close: () => closeParts(parts),
   };
 }

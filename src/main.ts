@@ -1,6 +1,7 @@
 /**
- * Command line:
- *   node dist/main.js [--config FILE] [--once]
+ * Command line (src/cli/args.ts has every form and `--help` prints them):
+ *   node dist/main.js [run] [--config FILE] [--once] [--dry-run [--limit N] [--count]]
+ *   node dist/main.js status|check|rewind ...   (operator commands, src/cli)
  *
  * --once: one poll cycle (at most publisher.max_records_per_run rows), commit, exit 0.
  * Without it: a long-lived service polling every publisher.polling_interval seconds.
@@ -13,31 +14,12 @@
  * (2 for usage and configuration errors). README "Running it" has the table.
  */
 import { createService } from "./app";
-import { loadConfig } from "./config/load";
+import { liveEnvironment } from "./cli/live-ports";
+import { runCli } from "./cli/run-cli";
 import type { Config } from "./config/schema";
 import { ConfigError, describeError, UsageError } from "./errors";
 import { createLogger, type Logger } from "./log";
-
-const USAGE = "usage: node dist/main.js [--config FILE] [--once]";
-
-function parseArgs(argv: string[]): { config: string; once: boolean } {
-  let config = "config/config.yaml";
-  let once = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === "--once") once = true;
-    else if (arg === "--config") {
-      const value = argv[++i];
-      if (!value || value.startsWith("--")) throw new UsageError(`--config needs a file path; ${USAGE}`);
-      config = value;
-    } else if (arg.startsWith("--config=")) config = arg.slice("--config=".length);
-    else if (arg === "--help" || arg === "-h") {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    } else throw new UsageError(`unknown argument ${JSON.stringify(arg)}; ${USAGE}`);
-  }
-  return { config, once };
-}
+import { Ops } from "./ops/ops";
 
 function fail(err: unknown, log?: Logger): never {
   const line = describeError(err).replace(/\s*\n\s*/g, " ");
@@ -90,17 +72,16 @@ function exitAfterStop(log: Logger, state: { killedBy: KillReason | null }): nev
   process.exit(1);
 }
 
-async function main(): Promise<void> {
+/** The service (run, run --once): never returns, it exits with the code the table in the header gives. */
+async function runService(config: Config, args: { once: boolean; configPath: string }): Promise<never> {
   let log: Logger | undefined;
   try {
-    const args = parseArgs(process.argv.slice(2));
-    const config = loadConfig(args.config);
     const logger = createLogger(config);
     log = logger;
     const { stop, kill, state } = shutdownSignals(config, logger);
     logger.info(
       {
-        config: args.config,
+        config: args.configPath,
         once: args.once,
         source: config.source.kind,
         table: config.source.table,
@@ -109,26 +90,41 @@ async function main(): Promise<void> {
       },
       "starting",
     );
+    const ops = new Ops({ metrics: config.metrics, heartbeatInterval: config.logging.heartbeat_interval, timeZone: config.source.time_zone }, logger);
+    // The endpoint comes up first: /healthz answers while start-up waits for a service, /readyz says which.
+    await ops.start();
     let service: Awaited<ReturnType<typeof createService>>;
     try {
-      service = await createService(config, logger, stop);
+      service = await createService(config, logger, stop, ops);
     } catch (err) {
+      await ops.close();
       if (!stop.aborted) throw err;
       logger.info({ err: describeError(err) }, "stop requested during start-up");
       exitAfterStop(logger, state);
     }
     try {
-      await service.run({ once: args.once, stop, kill });
+      await service.run({ once: args.once, stop, kill, progress: args.once ? process.stderr : undefined });
     } catch (err) {
       // A failure the stop request caused, or met, ends like the stop itself.
       if (!stop.aborted) throw err;
     } finally {
       await service.close();
+      await ops.close();
     }
     exitAfterStop(logger, state);
   } catch (err) {
     fail(err, log);
   }
+}
+
+async function main(): Promise<void> {
+  const env = liveEnvironment({
+    runService,
+    // The commands print their own lines: their adapters log nothing.
+    log: (config) => createLogger({ logging: { ...config.logging, level: "silent" } }),
+  });
+  const code = await runCli(process.argv.slice(2), env);
+  process.exit(code);
 }
 
 void main();

@@ -25,6 +25,7 @@ import { retryPolicy } from "../config/retry-policy";
 import type { Config } from "../config/schema";
 import { SourceError } from "../errors";
 import { type Logger, logRetry } from "../log";
+import { countAfterMariadb, countBetweenMariadb } from "../ops/lag";
 import { type RetryPolicy, withRetry } from "../pipeline/retry";
 import type { ReadOptions, RowSource, SourceRow, Watermark } from "../pipeline/types";
 import { abandon, closeConnection, isAlive, type MariadbEndpoint, openConnection, queryWithin } from "./mariadb-connection";
@@ -182,6 +183,39 @@ export class MariadbSource implements RowSource {
         )) as string[][];
         const row = rows[0];
         return row ? { ts: row[0] as string, id: row[1] as string } : null;
+      },
+      undefined,
+      signal,
+    );
+  }
+
+  /**
+   * Rows strictly after `after` (all when null) stamped at or before database now -
+   * `upperLagSeconds`, counted up to `limit`, and the database clock (wall-clock text), in one
+   * statement (`countAfterMariadb`).
+   */
+  async countAfter(after: Watermark | null, upperLagSeconds: number, limit: number, signal?: AbortSignal): Promise<{ rows: number; dbNow: string }> {
+    const st = countAfterMariadb(this.quoted, after, upperLagSeconds, limit);
+    return this.withConnection(
+      "counting the rows waiting in",
+      async (conn) => {
+        const rows = (await this.q(conn, "counting the rows waiting in", { sql: st.sql, rowsAsArray: true }, st.params, signal)) as unknown[][];
+        const row = rows[0] ?? [];
+        return { rows: Number(row[1] ?? 0), dbNow: String(row[0]) };
+      },
+      undefined,
+      signal,
+    );
+  }
+
+  /** Rows with `after` < (EVENT_TIMESTAMP, ID) <= `through`, up to `limit` (`countBetweenMariadb`). */
+  async countBetween(after: Watermark, through: Watermark, limit: number, signal?: AbortSignal): Promise<number> {
+    const st = countBetweenMariadb(this.quoted, after, through, limit);
+    return this.withConnection(
+      "counting rows in",
+      async (conn) => {
+        const rows = (await this.q(conn, "counting rows in", { sql: st.sql, rowsAsArray: true }, st.params, signal)) as unknown[][];
+        return Number(rows[0]?.[0] ?? 0);
       },
       undefined,
       signal,

@@ -34,7 +34,17 @@ import {
 import { isTransientOracleError, toSourceError } from "./oracle-errors";
 import { OracleReader } from "./oracle-reader";
 import type { ColumnKinds, Statement, TextKind, TimestampKind } from "./oracle-sql";
-import { describeSql, latestStatement, normalizeZone, pageStatement, upperBoundStatement, validateTable } from "./oracle-sql";
+import {
+  clockStatement,
+  countAfterStatement,
+  countBetweenStatement,
+  describeSql,
+  latestStatement,
+  normalizeZone,
+  pageStatement,
+  upperBoundStatement,
+  validateTable,
+} from "./oracle-sql";
 
 export interface OracleSourceLogger {
   warn(obj: object, msg: string): void;
@@ -205,6 +215,26 @@ export class OracleSource implements RowSource {
       const rows = await this.run<{ ID: unknown; EVENT_TS: unknown }>(conn, latestStatement(this.table, kinds, this.zone, upper));
       const row = rows[0];
       return row === undefined ? null : { ts: this.text(row.EVENT_TS, "EVENT_TIMESTAMP"), id: this.text(row.ID, "ID") };
+    });
+  }
+
+  /** Rows waiting after `after` up to database now - `upperLagSeconds`, counted up to `limit`, and the database clock (RowSource.countAfter). */
+  async countAfter(after: Watermark | null, upperLagSeconds: number, limit: number): Promise<{ rows: number; dbNow: string }> {
+    return this.withConnection("waiting-rows count", async (conn) => {
+      const kinds = await this.columnKinds(conn);
+      const clock = (await this.run<{ DB_NOW: unknown; UPPER_BOUND: unknown }>(conn, clockStatement(this.zone, upperLagSeconds)))[0];
+      const upper = this.text(clock?.UPPER_BOUND, "UPPER_BOUND");
+      const rows = await this.run<{ N: unknown }>(conn, countAfterStatement(this.table, kinds, this.zone, after, upper, limit));
+      return { rows: Number(rows[0]?.N ?? 0), dbNow: this.text(clock?.DB_NOW, "DB_NOW") };
+    });
+  }
+
+  /** Rows with `after` < (EVENT_TIMESTAMP, ID) <= `through`, counted up to `limit` (RowSource.countBetween). */
+  async countBetween(after: Watermark, through: Watermark, limit: number): Promise<number> {
+    return this.withConnection("row count", async (conn) => {
+      const kinds = await this.columnKinds(conn);
+      const rows = await this.run<{ N: unknown }>(conn, countBetweenStatement(this.table, kinds, this.zone, after, through, limit));
+      return Number(rows[0]?.N ?? 0);
     });
   }
 

@@ -220,3 +220,53 @@ export function latestStatement(table: string, kinds: ColumnKinds, zone: string,
     binds: { upper, ...(usesZone(kinds, "eventTimestamp") ? { zone } : {}) },
   };
 }
+
+/** The database clock and the read's upper bound (clock - lag), both as wall-clock text in the configured zone, in one round trip. */
+export function clockStatement(zone: string, lagSeconds: number): Statement {
+  return {
+    sql: `SELECT TO_CHAR(SYSTIMESTAMP AT TIME ZONE :zone, '${TS_FORMAT}') AS DB_NOW, TO_CHAR((SYSTIMESTAMP AT TIME ZONE :zone) - NUMTODSINTERVAL(:lag, 'SECOND'), '${TS_FORMAT}') AS UPPER_BOUND FROM DUAL`,
+    binds: { zone, lag: lagSeconds },
+  };
+}
+
+/**
+ * RowSource.countAfter: rows strictly after (t, id) (all when `after` is null), at or below
+ * `upper`, counted up to `n`. pageStatement's WHERE clause (the same seek predicate and index
+ * range start), no ORDER BY, and FETCH FIRST bounding the work. One row: N.
+ */
+export function countAfterStatement(
+  table: string,
+  kinds: ColumnKinds,
+  zone: string,
+  after: { ts: string; id: string } | null,
+  upper: string,
+  n: number,
+): Statement {
+  const ts = kinds.eventTimestamp;
+  const where = [
+    ...(after ? [`EVENT_TIMESTAMP >= ${asValue("t", ts)}`, `(EVENT_TIMESTAMP > ${asValue("t", ts)} OR ID > :id)`] : []),
+    `EVENT_TIMESTAMP <= ${asValue("upper", ts)}`,
+  ].join(" AND ");
+  return {
+    sql: `SELECT COUNT(*) AS N FROM (SELECT 1 FROM ${table} WHERE ${where} FETCH FIRST :n ROWS ONLY)`,
+    binds: { ...(after ? { t: after.ts, id: after.id } : {}), upper, n, ...(usesZone(kinds, "eventTimestamp") ? { zone } : {}) },
+  };
+}
+
+/** countBetween (the rewind's estimate): rows with (a, aid) < (EVENT_TIMESTAMP, ID) <= (b, bid), counted up to `n`. One row: N. */
+export function countBetweenStatement(
+  table: string,
+  kinds: ColumnKinds,
+  zone: string,
+  after: { ts: string; id: string },
+  through: { ts: string; id: string },
+  n: number,
+): Statement {
+  const ts = kinds.eventTimestamp;
+  const a = asValue("a", ts);
+  const b = asValue("b", ts);
+  return {
+    sql: `SELECT COUNT(*) AS N FROM (SELECT 1 FROM ${table} WHERE EVENT_TIMESTAMP >= ${a} AND (EVENT_TIMESTAMP > ${a} OR ID > :aid) AND EVENT_TIMESTAMP <= ${b} AND (EVENT_TIMESTAMP < ${b} OR ID <= :bid) FETCH FIRST :n ROWS ONLY)`,
+    binds: { a: after.ts, aid: after.id, b: through.ts, bid: through.id, n, ...(usesZone(kinds, "eventTimestamp") ? { zone } : {}) },
+  };
+}

@@ -12,27 +12,10 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { PublisherError } from "../errors";
+import type { PipelineObserver } from "../pipeline/types";
 
-/**
- * What the pipeline reports while a cycle runs. Counts are rows (one message per row) and are
- * disjoint: `published` counts every row JetStream acknowledged (a `duplicates` row is also
- * counted in `published`: the ack said "already stored"); `recovered` rows were found already
- * stored by a restart's stream scan and were not published again; `deadLettered` rows went to
- * the dead-letter subject instead.
- */
-export interface PipelineObserver {
-  rowsRead(n: number): void;
-  published(n: number): void;
-  duplicates(n: number): void;
-  recovered(n: number): void;
-  deadLettered(n: number): void;
-  /** Publishes sent again after a timeout or a transient rejection. */
-  retried(n: number): void;
-  /** Publishes awaiting their ack right now (a level, not a delta). */
-  inFlight(n: number): void;
-  /** Seconds from one publish to its PubAck. */
-  ackLatency(seconds: number): void;
-}
+/** What the pipeline reports while a cycle runs: the pipeline's own interface (src/pipeline/types.ts). */
+export type { PipelineObserver };
 
 /** A PipelineObserver that does nothing: the default when metrics are off. */
 export const NO_OBSERVER: PipelineObserver = {
@@ -140,7 +123,7 @@ export class Metrics implements PipelineObserver {
     const gauge = (name: string, help: string) => new Gauge({ name, help, registers });
 
     this.rowsReadTotal = counter("onp_rows_read_total", "Rows read from the source table.");
-    this.publishedTotal = counter("onp_rows_published_total", "Rows acknowledged by JetStream (duplicates included).");
+    this.publishedTotal = counter("onp_rows_published_total", "Rows newly stored by JetStream (duplicates and dead letters not included).");
     this.duplicatesTotal = counter("onp_publish_duplicates_total", "Publishes JetStream acknowledged as duplicates (already stored, absorbed by Nats-Msg-Id).");
     this.recoveredTotal = counter("onp_rows_recovered_total", "Rows found already stored in the stream after a restart, and not published again.");
     this.deadLetteredTotal = counter("onp_rows_dead_lettered_total", "Rows sent to the dead-letter subject because JetStream can never take them.");

@@ -58,6 +58,15 @@ export interface RowSource {
   read(options: ReadOptions): Readable;
   /** The newest position at or below database now - lag, or null for an empty table. */
   latest(safetyLagSeconds: number): Promise<Watermark | null>;
+  /**
+   * Rows strictly after `after` (all when null) stamped at or before database now -
+   * `upperLagSeconds` (the bound a read uses), counted up to `limit` (a result equal to `limit`
+   * means "at least"), and the database clock as wall-clock text in source.time_zone. Cheap:
+   * an index range scan bounded by `limit`. For lag metrics and progress; optional.
+   */
+  countAfter?(after: Watermark | null, upperLagSeconds: number, limit: number): Promise<{ rows: number; dbNow: string }>;
+  /** Rows with `after` < (EVENT_TIMESTAMP, ID) <= `through`, up to `limit` (the rewind's estimate); optional. */
+  countBetween?(after: Watermark, through: Watermark, limit: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -14,19 +14,21 @@ import type { Transform } from "node:stream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import Piscina from "piscina";
 import { InboxPublisher } from "./adapters/inbox-publisher";
-import { connectNats, ensureStream, isTransientNatsError, natsOptions } from "./adapters/jetstream";
+import { connectNats, ensureStream, isStreamNotFound, isTransientNatsError, natsOptions, redactUrl } from "./adapters/jetstream";
 import { JetStreamLedger } from "./adapters/jetstream-ledger";
 import { MariadbSource, mariadbSourceOptions } from "./adapters/mariadb-source";
 import { MariadbTracking, trackingOptions } from "./adapters/mariadb-tracking";
 import { StockPublisher } from "./adapters/stock-publisher";
 import { retryPolicy } from "./config/retry-policy";
 import type { Config } from "./config/schema";
+import { describeError } from "./errors";
 import { type Logger, logRetry } from "./log";
 import { type CycleDeps, type CycleResult, cycleSettings, runCycle } from "./pipeline/cycle";
 import { withRetry } from "./pipeline/retry";
 import { serializeInline, serializeInPool } from "./pipeline/serialize-events";
 import type { RowSource } from "./pipeline/types";
-import { type PollLoopHooks, pollLoop, pollLoopSettings } from "./service/poll-loop";
+import { Leadership } from "./service/leadership";
+import { type CycleSignals, type PollLoopHooks, pollLoop, pollLoopSettings } from "./service/poll-loop";
 
 /** `promise`, or undefined once `ms` have passed. */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
@@ -100,6 +102,31 @@ async function openStream(nc: NatsConnection, config: Config, log: Logger): Prom
   }
 }
 
+/**
+ * The stream set up again while running (after a failed cycle, and on taking the lock): a
+ * stream deleted, or lost with a NATS store, is created as at start, loudly; and a stream whose
+ * last sequence is below the stored RESUME_STREAM_SEQ (wiped or replaced) is reported. A failure
+ * here is only logged: the cycle that follows fails with its own reason (and records it).
+ */
+async function recheckStream(nc: NatsConnection, store: MariadbTracking, config: Config, log: Logger): Promise<void> {
+  const events = config.intime_txlog_events;
+  const stream = events.stream_name;
+  const server = nc.isClosed() ? undefined : redactUrl(nc.getServer());
+  try {
+    const { created, info } = await ensureStream(nc, stream, [events.subject, events.dead_letter_subject], config.nats.duplicate_window);
+    if (created) log.warn({ stream, server, subjects: info.config.subjects }, `stream ${stream} was missing on NATS ${server}: created it again`);
+    const resumeSeq = store.holdsLock ? (await store.load())?.resumeSeq : null;
+    if (resumeSeq !== null && resumeSeq !== undefined && info.state.last_seq < resumeSeq) {
+      log.warn(
+        { stream, server, stream_last_seq: info.state.last_seq, resume_stream_seq: resumeSeq },
+        `stream ${stream} ends at sequence ${info.state.last_seq}, below the stored RESUME_STREAM_SEQ ${resumeSeq}: it was wiped or replaced; the restart scan can no longer see what was published before, so a replay of the last unacknowledged rows is de-duplicated only by the duplicate window`,
+      );
+    }
+  } catch (err) {
+    log.warn({ stream, server, err: describeError(err) }, "could not set the stream up again; the next cycle will tell");
+  }
+}
+
 /** The open connections, closed in reverse order of opening; each part may be missing. */
 interface Parts {
   store: MariadbTracking;
@@ -135,8 +162,13 @@ export interface RunOptions {
   once: boolean;
   stop: AbortSignal;
   kill: AbortSignal;
-  /** Runs before each cycle and returns its fence (hot standby: acquire or confirm the lock). */
+  /**
+   * Runs before each cycle and returns its fence. Default: leadership over the program lock
+   * (hot standby unless publisher.standby is false or `once`), see src/service/leadership.ts.
+   */
   beforeCycle?: PollLoopHooks["beforeCycle"];
+  /** This instance became the active publisher (true) or a standby (false); for metrics. */
+  onLeadership?(active: boolean): void;
 }
 
 export interface Service {
@@ -145,35 +177,76 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/** Sources that can check their setup before the first cycle (OracleSource: version, column types). */
+function checkable(source: RowSource): source is RowSource & { check(): Promise<void> } {
+  return typeof (source as { check?: unknown }).check === "function";
+}
+
 /**
- * Opens the tracking store, NATS (with its stream), the source and the serializer, closing
- * whatever was opened if a later step fails. `signal` (the stop request) ends a start-up that
- * is still waiting for a service.
+ * Opens the tracking store (without its lock), NATS (with its stream), the source (checked at
+ * once when it is Oracle) and the serializer, closing whatever was opened if a later step
+ * fails. `signal` (the stop request) ends a start-up that is still waiting for a service.
+ * The program lock is taken by `run` (see RunOptions.beforeCycle): a standby is connected and
+ * checked, only not publishing.
  */
 export async function createService(config: Config, log: Logger, signal?: AbortSignal): Promise<Service> {
   const parts: Parts = { store: new MariadbTracking(trackingOptions(config, log)) };
-  // Typed as the signal-taking call so that the store's open(signal), where it exists, gets it.
-  const openStore: (signal?: AbortSignal) => Promise<void> = parts.store.open.bind(parts.store);
   try {
-    await openStore(signal);
+    await parts.store.prepare(signal);
     parts.nc = await openNats(config, log, signal);
     await openStream(parts.nc, config, log);
     parts.source = createSource(config, log);
+    const source = parts.source;
+    if (checkable(source)) await abortable(source.check(), signal, () => undefined);
     parts.serializer = createSerializer(config);
   } catch (err) {
     await closeParts(parts);
     throw err;
   }
-  const deps = cycleDeps(config, log, { ...parts, nc: parts.nc, source: parts.source, serializer: parts.serializer });
+  const { store, nc } = parts;
+  const deps = cycleDeps(config, log, { ...parts, nc, source: parts.source, serializer: parts.serializer });
   return {
-    run: ({ once, stop, kill, beforeCycle }) =>
-      pollLoop(
-        pollLoopSettings(config, once),
-        // A lost fence cuts the cycle short as the kill signal does (the standby work may make it commit nothing).
-        { runCycle: (s) => runCycle(deps, s.stop, AbortSignal.any([s.kill, s.fence])), beforeCycle },
-        { stop, kill },
+    run: ({ once, stop, kill, beforeCycle, onLeadership }) => {
+      // Set after a failed cycle: the next one starts by setting the stream up again.
+      let recheck = false;
+      const leadership = new Leadership({
+        lock: store,
+        program: config.publisher.program_name,
+        wait: config.publisher.standby && !once,
+        retryMs: config.mariadb.lock_check_interval * 1000,
         log,
-      ),
+        onLeadership,
+        onActive: async () => {
+          recheck = false;
+          await recheckStream(nc, store, config, log);
+        },
+      });
+      const lead = async (s: AbortSignal) => {
+        const fence = await leadership.beforeCycle(s);
+        if (recheck && !fence.aborted) {
+          recheck = false;
+          await recheckStream(nc, store, config, log);
+        }
+        return fence;
+      };
+      const cycle = async (s: CycleSignals) => {
+        try {
+          // The fence (lock lost) stops publishing at once and commits nothing more.
+          return await runCycle({ ...deps, fence: s.fence }, s.stop, s.kill);
+        } catch (err) {
+          recheck = true;
+          if (isStreamNotFound(err)) {
+            const stream = config.intime_txlog_events.stream_name;
+            log.warn(
+              { stream, server: redactUrl(nc.getServer()) },
+              `stream ${stream} not found on NATS ${redactUrl(nc.getServer())}: setting it up again before the next cycle`,
+            );
+          }
+          throw err;
+        }
+      };
+      return pollLoop(pollLoopSettings(config, once), { runCycle: cycle, beforeCycle: beforeCycle ?? lead }, { stop, kill }, log);
+    },
     close: () => closeParts(parts),
   };
 }

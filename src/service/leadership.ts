@@ -10,7 +10,8 @@
  *
  * Before every cycle it returns the fence for that cycle: the store's `lockLost`, which
  * aborts the moment the lock is lost. An instance that was active and finds its lock gone
- * says so and waits as a standby again. On taking the lock it runs `onActive` (the stream
+ * says so and waits as a standby again (first STEP_BACK_INTERVALS x lock_check_interval, so a
+ * standby that was waiting takes over rather than the instance that just failed). On taking the lock it runs `onActive` (the stream
  * re-check) before the first cycle; the watermark is read by the cycle, after the lock is held.
  *
  * Without `wait` (publisher.standby: false, or --once) an instance that finds the lock taken
@@ -58,9 +59,14 @@ export interface LeadershipOptions {
 /** A waiting standby repeats its "waiting" line this often even when nothing changed. */
 export const STANDBY_LOG_INTERVAL_MS = 60_000;
 
+/** After losing the lock an instance waits this many lock_check_intervals before trying again. */
+export const STEP_BACK_INTERVALS = 2;
+
 export class Leadership {
   private readonly o: LeadershipOptions;
   private active = false;
+  /** The lock was lost: the next attempt waits STEP_BACK_INTERVALS first. */
+  private lost = false;
 
   constructor(options: LeadershipOptions) {
     this.o = options;
@@ -76,20 +82,22 @@ export class Leadership {
     if (this.active && lock.holdsLock && !lock.lockLost.aborted) return lock.lockLost;
     if (this.active) {
       this.active = false;
+      this.lost = true;
       this.o.onLeadership?.(false);
       log.warn(
         { program: this.o.program, lock: lock.lockName, err: describeError(lock.lockLost.reason), standby: this.o.wait },
         "lock lost: this instance stopped publishing and commits nothing more",
       );
     }
-    await this.acquire(stop);
+    await this.acquire(stop, this.lost);
+    this.lost = false;
     this.active = true;
     this.o.onLeadership?.(true);
     if (this.o.onActive) await this.o.onActive();
     return lock.lockLost;
   };
 
-  private async acquire(stop: AbortSignal): Promise<void> {
+  private async acquire(stop: AbortSignal, stepBack: boolean): Promise<void> {
     const { lock, log, program } = this.o;
     const now = this.o.now ?? Date.now;
     const wait = this.o.sleep ?? sleep;
@@ -99,6 +107,8 @@ export class Leadership {
       return;
     }
     this.o.onLeadership?.(false);
+    // Having just lost the lock, give a waiting standby (which tries every interval) the first go.
+    if (stepBack) await wait(STEP_BACK_INTERVALS * this.o.retryMs, stop);
     const since = now();
     let said: string | undefined;
     let saidAt = 0;

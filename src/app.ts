@@ -116,7 +116,7 @@ async function recheckStream(nc: NatsConnection, store: MariadbTracking, config:
     const { created, info } = await ensureStream(nc, stream, [events.subject, events.dead_letter_subject], config.nats.duplicate_window);
     if (created) log.warn({ stream, server, subjects: info.config.subjects }, `stream ${stream} was missing on NATS ${server}: created it again`);
     const resumeSeq = store.holdsLock ? (await store.load())?.resumeSeq : null;
-    if (resumeSeq !== null && resumeSeq !== undefined && info.state.last_seq < resumeSeq) {
+    if (resumeSeq !== null && resumeSeq !== undefined && info.state.last_seq + 1 < resumeSeq) {
       log.warn(
         { stream, server, stream_last_seq: info.state.last_seq, resume_stream_seq: resumeSeq },
         `stream ${stream} ends at sequence ${info.state.last_seq}, below the stored RESUME_STREAM_SEQ ${resumeSeq}: it was wiped or replaced; the restart scan can no longer see what was published before, so a replay of the last unacknowledged rows is de-duplicated only by the duplicate window`,

@@ -66,7 +66,10 @@ export function startInstance(t: Test, name: string, configFile: string, env: Re
     async waitLog(test, what, timeoutMs = 60_000) {
       await until(() => find(test) >= 0 || exited, `${name}: ${what}`, timeoutMs);
       const i = find(test);
-      if (i < 0) throw new Error(`${name} exited before ${what}: ${(await result).stderr.slice(0, 2000)}`);
+      if (i < 0) {
+        const r = await result;
+        throw new Error(`${name} exited (${r.code ?? r.signal}) before ${what}: ${r.stderr.slice(0, 2000)} ${JSON.stringify(lines.slice(-3))}`);
+      }
       return lines[i] as LogLine;
     },
   };

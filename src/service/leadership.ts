@@ -83,7 +83,6 @@ export class Leadership {
     if (this.active) {
       this.active = false;
       this.lost = true;
-      this.o.onLeadership?.(false);
       log.warn(
         { program: this.o.program, lock: lock.lockName, err: describeError(lock.lockLost.reason), standby: this.o.wait },
         "lock lost: this instance stopped publishing and commits nothing more",
@@ -101,12 +100,12 @@ export class Leadership {
     const { lock, log, program } = this.o;
     const now = this.o.now ?? Date.now;
     const wait = this.o.sleep ?? sleep;
+    this.o.onLeadership?.(false);
     if (!this.o.wait) {
       await lock.open(stop);
       log.info({ program, lock: lock.lockName }, "active: holding the program lock");
       return;
     }
-    this.o.onLeadership?.(false);
     // Having just lost the lock, give a waiting standby (which tries every interval) the first go.
     if (stepBack) await wait(STEP_BACK_INTERVALS * this.o.retryMs, stop);
     const since = now();

@@ -21,12 +21,12 @@ import { MariadbTracking, trackingOptions } from "./adapters/mariadb-tracking";
 import { StockPublisher } from "./adapters/stock-publisher";
 import { retryPolicy } from "./config/retry-policy";
 import type { Config } from "./config/schema";
-import { describeError } from "./errors";
+import { describeError, TrackingError } from "./errors";
 import { type Logger, logRetry } from "./log";
 import { type CycleDeps, type CycleResult, cycleSettings, runCycle } from "./pipeline/cycle";
 import { withRetry } from "./pipeline/retry";
 import { serializeInline, serializeInPool } from "./pipeline/serialize-events";
-import type { RowSource } from "./pipeline/types";
+import type { RowSource, WatermarkStore } from "./pipeline/types";
 import { Leadership } from "./service/leadership";
 import { type CycleSignals, type PollLoopHooks, pollLoop, pollLoopSettings } from "./service/poll-loop";
 
@@ -108,14 +108,14 @@ async function openStream(nc: NatsConnection, config: Config, log: Logger): Prom
  * last sequence is below the stored RESUME_STREAM_SEQ (wiped or replaced) is reported. A failure
  * here is only logged: the cycle that follows fails with its own reason (and records it).
  */
-async function recheckStream(nc: NatsConnection, store: MariadbTracking, config: Config, log: Logger): Promise<void> {
+async function recheckStream(nc: NatsConnection, store: MariadbTracking, config: Config, log: Logger, stop: AbortSignal): Promise<void> {
   const events = config.intime_txlog_events;
   const stream = events.stream_name;
   const server = nc.isClosed() ? undefined : redactUrl(nc.getServer());
   try {
     const { created, info } = await ensureStream(nc, stream, [events.subject, events.dead_letter_subject], config.nats.duplicate_window);
     if (created) log.warn({ stream, server, subjects: info.config.subjects }, `stream ${stream} was missing on NATS ${server}: created it again`);
-    const resumeSeq = store.holdsLock ? (await store.load())?.resumeSeq : null;
+    const resumeSeq = store.holdsLock ? (await store.load(stop))?.resumeSeq : null;
     if (resumeSeq !== null && resumeSeq !== undefined && info.state.last_seq + 1 < resumeSeq) {
       log.warn(
         { stream, server, stream_last_seq: info.state.last_seq, resume_stream_seq: resumeSeq },
@@ -155,6 +155,39 @@ function cycleDeps(config: Config, log: Logger, parts: Required<Parts>): CycleDe
     serializer: parts.serializer.make,
     log,
     settings: cycleSettings(config),
+  };
+}
+
+/**
+ * Once the stop request came, a tracking-store statement gets at most this long: a commit that
+ * a dead or black-holed MariaDB will not answer must not hold SIGTERM for query_timeout. An
+ * uncommitted end costs nothing but a re-read: the restart's stream scan keeps it exactly once.
+ */
+export const STOP_WRITE_GRACE_MS = 2000;
+
+/** The store as the cycle sees it: every call bounded by STOP_WRITE_GRACE_MS after a stop request. */
+function stopBoundedStore(store: MariadbTracking, stop: AbortSignal): WatermarkStore {
+  const bounded = <T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const deadline = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      timer = setTimeout(
+        () => deadline.abort(new TrackingError(`the tracking store did not answer within ${STOP_WRITE_GRACE_MS} ms of the stop request`, true)),
+        STOP_WRITE_GRACE_MS,
+      );
+    };
+    if (stop.aborted) arm();
+    else stop.addEventListener("abort", arm, { once: true });
+    return call(deadline.signal).finally(() => {
+      clearTimeout(timer);
+      stop.removeEventListener("abort", arm);
+    });
+  };
+  return {
+    load: () => bounded((signal) => store.load(signal)),
+    begin: () => bounded((signal) => store.begin(signal)),
+    checkpoint: (checkpoint, rows) => bounded((signal) => store.checkpoint(checkpoint, rows, signal)),
+    finish: (result) => bounded((signal) => store.finish(result, signal)),
   };
 }
 
@@ -218,21 +251,21 @@ export async function createService(config: Config, log: Logger, signal?: AbortS
         onLeadership,
         onActive: async () => {
           recheck = false;
-          await recheckStream(nc, store, config, log);
+          await recheckStream(nc, store, config, log, stop);
         },
       });
       const lead = async (s: AbortSignal) => {
         const fence = await leadership.beforeCycle(s);
         if (recheck && !fence.aborted) {
           recheck = false;
-          await recheckStream(nc, store, config, log);
+          await recheckStream(nc, store, config, log, stop);
         }
         return fence;
       };
       const cycle = async (s: CycleSignals) => {
         try {
           // The fence (lock lost) stops publishing at once and commits nothing more.
-          return await runCycle({ ...deps, fence: s.fence }, s.stop, s.kill);
+          return await runCycle({ ...deps, store: stopBoundedStore(store, s.stop), fence: s.fence }, s.stop, s.kill);
         } catch (err) {
           recheck = true;
           if (isStreamNotFound(err)) {

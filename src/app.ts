@@ -6,7 +6,9 @@
  *
  *   config.yaml -> { RowSource (oracle | mariadb), EventPublisher (inbox | stock acks),
  *                    WatermarkStore (ETL_PRMREC), serializer (inline | piscina) }
- *   pollLoop: runCycle -> log one line -> sleep polling_interval (none when the cycle was full)
+ *   pollLoop: leadership (hot standby: wait for the program lock; its lockLost is the cycle's
+ *             fence) -> stream re-check (after a failure, on take-over) -> runCycle
+ *             -> log one line -> sleep polling_interval (none when the cycle was full)
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";

@@ -135,18 +135,17 @@ t.test(
   },
 );
 
-t.test("SIGTERM while a cycle's statement is stuck in a black hole, with the default 30 s query_timeout, exits 0 within a few seconds", async (t) => {
+t.test("SIGTERM while a cycle's reads are stuck in a black hole, with the default 30 s query_timeout, exits 0 within a few seconds", async (t) => {
   nextId = 1;
   const f = await fixture(t);
   const proxy = await startTcpProxy();
   t.teardown(() => proxy.close());
-  const last = await insertMore(f, 50);
+  const total = await insertMore(f, 20_000);
   const a = await start(t, f, proxy, { query_timeout: 30, lock_check_interval: 1 });
-  await until(() => committed(f, last), "the first rows are committed", 60_000);
+  // In the middle of one long cycle: its page queries and checkpoints go to MariaDB all the time.
+  await until(async () => Number((await f.tracking())?.id ?? 0) >= 300, "the cycle is under way", 60_000);
   proxy.blackhole();
-  await insertMore(f, 50);
-  // A lock check alone is about 110 bytes (and one at a time): more means a cycle's statement is stuck too.
-  await until(() => proxy.swallowed > 200, "a cycle's statement is stuck in the black hole", 60_000);
+  await until(() => proxy.swallowed > 200, "a page query or a checkpoint is stuck in the black hole", 60_000);
   const sent = Date.now();
   a.child.kill("SIGTERM");
   // Without a bound on the commit after the stop, this waits out query_timeout (30 s).
@@ -155,5 +154,7 @@ t.test("SIGTERM while a cycle's statement is stuck in a black hole, with the def
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stderr, "", "no stack dump");
   proxy.forward();
-  t.same(exactlyOnce(idsOf(await f.messages(), f.subject), range(1, 50)), { duplicates: [], missing: [] }, "the rows before the black hole exactly once");
+  const ids = idsOf(await f.messages(), f.subject);
+  t.ok(ids.length < total, `the cycle was cut short (${ids.length} of ${total} stored)`);
+  t.same(exactlyOnce(ids, range(1, ids.length)), { duplicates: [], missing: [] }, "what was stored is a prefix, each row once");
 });

@@ -6,7 +6,9 @@
  *
  *   config.yaml -> { RowSource (oracle | mariadb), EventPublisher (inbox | stock acks),
  *                    WatermarkStore (ETL_PRMREC), serializer (inline | piscina) }
- *   pollLoop: runCycle -> log one line -> sleep polling_interval (none when the cycle was full)
+ *   pollLoop: leadership (hot standby: wait for the program lock; its lockLost is the cycle's
+ *             fence) -> stream re-check (after a failure, on take-over) -> runCycle
+ *             -> log one line -> sleep polling_interval (none when the cycle was full)
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +16,7 @@ import type { Transform } from "node:stream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import Piscina from "piscina";
 import { InboxPublisher } from "./adapters/inbox-publisher";
-import { connectNats, ensureStream, isTransientNatsError, natsOptions } from "./adapters/jetstream";
+import { connectNats, ensureStream, isStreamNotFound, isTransientNatsError, natsOptions, redactUrl } from "./adapters/jetstream";
 import { JetStreamLedger } from "./adapters/jetstream-ledger";
 import { MariadbSource, mariadbSourceOptions } from "./adapters/mariadb-source";
 import { MariadbTracking, trackingOptions } from "./adapters/mariadb-tracking";
@@ -22,14 +24,16 @@ import { watchNatsStatus } from "./adapters/nats-status";
 import { StockPublisher } from "./adapters/stock-publisher";
 import { retryPolicy } from "./config/retry-policy";
 import type { Config } from "./config/schema";
+import { describeError, TrackingError } from "./errors";
 import { type Logger, logRetry } from "./log";
-import type { ProgressStream } from "./ops/progress";
+import type { ProgressLine, ProgressStream } from "./ops/progress";
 import { instrumentCycle, instrumentDeps, onceProgress, type ServiceOps, tickingSleep } from "./ops/wiring";
 import { type CycleDeps, type CycleResult, cycleSettings, runCycle } from "./pipeline/cycle";
 import { withRetry } from "./pipeline/retry";
 import { serializeInline, serializeInPool } from "./pipeline/serialize-events";
-import type { RowSource } from "./pipeline/types";
-import { type PollLoopHooks, pollLoop, pollLoopSettings } from "./service/poll-loop";
+import type { RowSource, WatermarkStore } from "./pipeline/types";
+import { Leadership } from "./service/leadership";
+import { type CycleSignals, type PollLoopHooks, pollLoop, pollLoopSettings } from "./service/poll-loop";
 
 /** `promise`, or undefined once `ms` have passed. */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
@@ -103,6 +107,31 @@ async function openStream(nc: NatsConnection, config: Config, log: Logger): Prom
   }
 }
 
+/**
+ * The stream set up again while running (after a failed cycle, and on taking the lock): a
+ * stream deleted, or lost with a NATS store, is created as at start, loudly; and a stream whose
+ * last sequence is below the stored RESUME_STREAM_SEQ (wiped or replaced) is reported. A failure
+ * here is only logged: the cycle that follows fails with its own reason (and records it).
+ */
+async function recheckStream(nc: NatsConnection, store: MariadbTracking, config: Config, log: Logger, stop: AbortSignal): Promise<void> {
+  const events = config.intime_txlog_events;
+  const stream = events.stream_name;
+  const server = nc.isClosed() ? undefined : redactUrl(nc.getServer());
+  try {
+    const { created, info } = await ensureStream(nc, stream, [events.subject, events.dead_letter_subject], config.nats.duplicate_window);
+    if (created) log.warn({ stream, server, subjects: info.config.subjects }, `stream ${stream} was missing on NATS ${server}: created it again`);
+    const resumeSeq = store.holdsLock ? (await store.load(stop))?.resumeSeq : null;
+    if (resumeSeq !== null && resumeSeq !== undefined && info.state.last_seq + 1 < resumeSeq) {
+      log.warn(
+        { stream, server, stream_last_seq: info.state.last_seq, resume_stream_seq: resumeSeq },
+        `stream ${stream} ends at sequence ${info.state.last_seq}, below the stored RESUME_STREAM_SEQ ${resumeSeq}: it was wiped or replaced; the restart scan can no longer see what was published before, so a replay of the last unacknowledged rows is de-duplicated only by the duplicate window`,
+      );
+    }
+  } catch (err) {
+    log.warn({ stream, server, err: describeError(err) }, "could not set the stream up again; the next cycle will tell");
+  }
+}
+
 /** The open connections, closed in reverse order of opening; each part may be missing. */
 interface Parts {
   store: MariadbTracking;
@@ -134,14 +163,52 @@ function cycleDeps(config: Config, log: Logger, parts: Required<Parts>): CycleDe
   };
 }
 
+/**
+ * Once the stop request came, a tracking-store statement gets at most this long: a commit that
+ * a dead or black-holed MariaDB will not answer must not hold SIGTERM for query_timeout. An
+ * uncommitted end costs nothing but a re-read: the restart's stream scan keeps it exactly once.
+ */
+export const STOP_WRITE_GRACE_MS = 2000;
+
+/** The store as the cycle sees it: every call bounded by STOP_WRITE_GRACE_MS after a stop request. */
+function stopBoundedStore(store: MariadbTracking, stop: AbortSignal): WatermarkStore {
+  const bounded = <T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const deadline = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      timer = setTimeout(
+        () => deadline.abort(new TrackingError(`the tracking store did not answer within ${STOP_WRITE_GRACE_MS} ms of the stop request`, true)),
+        STOP_WRITE_GRACE_MS,
+      );
+    };
+    if (stop.aborted) arm();
+    else stop.addEventListener("abort", arm, { once: true });
+    return call(deadline.signal).finally(() => {
+      clearTimeout(timer);
+      stop.removeEventListener("abort", arm);
+    });
+  };
+  return {
+    load: () => bounded((signal) => store.load(signal)),
+    begin: () => bounded((signal) => store.begin(signal)),
+    checkpoint: (checkpoint, rows) => bounded((signal) => store.checkpoint(checkpoint, rows, signal)),
+    finish: (result) => bounded((signal) => store.finish(result, signal)),
+  };
+}
+
 export interface RunOptions {
   once: boolean;
   stop: AbortSignal;
   kill: AbortSignal;
-  /** Runs before each cycle and returns its fence (hot standby: acquire or confirm the lock). */
+  /**
+   * Runs before each cycle and returns its fence. Default: leadership over the program lock
+   * (hot standby unless publisher.standby is false or `once`), see src/service/leadership.ts.
+   */
   beforeCycle?: PollLoopHooks["beforeCycle"];
   /** With `once`: where the progress line goes (drawn only when it is a TTY). */
   progress?: ProgressStream;
+  /** This instance became the active publisher (true) or a standby (false); for metrics. */
+  onLeadership?(active: boolean): void;
 }
 
 export interface Service {
@@ -150,56 +217,102 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/** Sources that can check their setup before the first cycle (OracleSource: version, column types). */
+function checkable(source: RowSource): source is RowSource & { check(): Promise<void> } {
+  return typeof (source as { check?: unknown }).check === "function";
+}
+
 /**
- * Opens the tracking store, NATS (with its stream), the source and the serializer, closing
- * whatever was opened if a later step fails. `signal` (the stop request) ends a start-up that
- * is still waiting for a service.
+ * Opens the tracking store (without its lock), NATS (with its stream), the source (checked at
+ * once when it is Oracle) and the serializer, closing whatever was opened if a later step
+ * fails. `signal` (the stop request) ends a start-up that is still waiting for a service.
+ * The program lock is taken by `run` (see RunOptions.beforeCycle): a standby is connected and
+ * checked, only not publishing.
  */
 export async function createService(config: Config, log: Logger, signal?: AbortSignal, ops?: ServiceOps): Promise<Service> {
   const parts: Parts = { store: new MariadbTracking(trackingOptions(config, log)) };
-  // Typed as the signal-taking call so that the store's open(signal), where it exists, gets it.
-  const openStore: (signal?: AbortSignal) => Promise<void> = parts.store.open.bind(parts.store);
   try {
-    await openStore(signal);
+    await parts.store.prepare(signal);
     parts.nc = await openNats(config, log, signal);
     await openStream(parts.nc, config, log);
     parts.source = createSource(config, log);
+    const source = parts.source;
+    if (checkable(source)) await abortable(source.check(), signal, () => undefined);
     parts.serializer = createSerializer(config);
   } catch (err) {
     ops?.failed(err);
     await closeParts(parts);
     throw err;
   }
-  const deps = cycleDeps(config, log, { ...parts, nc: parts.nc, source: parts.source, serializer: parts.serializer });
+  const { store, nc } = parts;
+  const source = parts.source;
+  const deps = cycleDeps(config, log, { ...parts, nc, source, serializer: parts.serializer });
   if (ops) {
     ops.dependency("tracking", true);
     ops.dependency("nats", true);
-    ops.leadership(true);
-    watchNatsStatus(parts.nc, (up, reason) => ops.dependency("nats", up, reason));
+    watchNatsStatus(nc, (up, reason) => ops.dependency("nats", up, reason));
   }
-  const source = parts.source;
-  const store = parts.store;
   let last: CycleResult | null = null;
   return {
-    run: async ({ once, stop, kill, beforeCycle, progress }) => {
-      const line = once && ops && progress ? await onceProgress(progress, store, source, config) : undefined;
-      const instrumented = ops ? instrumentDeps(ops, deps, line?.observer()) : deps;
-      // A lost fence cuts the cycle short as the kill signal does (the standby work may make it commit nothing).
-      const cycle = (s: { stop: AbortSignal; kill: AbortSignal; fence: AbortSignal }) => runCycle(instrumented, s.stop, AbortSignal.any([s.kill, s.fence]));
+    run: async ({ once, stop, kill, beforeCycle, onLeadership, progress }) => {
+      // Set after a failed cycle: the next one starts by setting the stream up again.
+      let recheck = false;
+      const leadership = new Leadership({
+        lock: store,
+        program: config.publisher.program_name,
+        wait: config.publisher.standby && !once,
+        retryMs: config.mariadb.lock_check_interval * 1000,
+        log,
+        // A standby's wait is the loop alive too (/healthz).
+        ...(ops ? { sleep: tickingSleep(ops) } : {}),
+        onLeadership: (active) => {
+          ops?.leadership(active);
+          onLeadership?.(active);
+        },
+        onActive: async () => {
+          recheck = false;
+          await recheckStream(nc, store, config, log, stop);
+        },
+      });
+      const lead = async (s: AbortSignal) => {
+        const fence = await leadership.beforeCycle(s);
+        if (recheck && !fence.aborted) {
+          recheck = false;
+          await recheckStream(nc, store, config, log, stop);
+        }
+        return fence;
+      };
+      // The --once progress line: its total needs the committed watermark, readable only once
+      // the lock is held, so it is made at the first cycle.
+      let line: ProgressLine | undefined;
+      let lineMade = !(once && ops && progress);
+      const cycle = async (s: CycleSignals) => {
+        if (!lineMade && ops && progress) {
+          lineMade = true;
+          line = await onceProgress(progress, store, source, config);
+        }
+        // The fence (lock lost) stops publishing at once and commits nothing more.
+        const bounded: CycleDeps = { ...deps, store: stopBoundedStore(store, s.stop), fence: s.fence };
+        try {
+          return await runCycle(ops ? instrumentDeps(ops, bounded, line?.observer()) : bounded, s.stop, s.kill);
+        } catch (err) {
+          recheck = true;
+          if (isStreamNotFound(err)) {
+            const stream = config.intime_txlog_events.stream_name;
+            log.warn(
+              { stream, server: redactUrl(nc.getServer()) },
+              `stream ${stream} not found on NATS ${redactUrl(nc.getServer())}: setting it up again before the next cycle`,
+            );
+          }
+          throw err;
+        }
+      };
       const probe = { source, safetyLagSeconds: config.publisher.safety_lag_seconds, lastWatermark: () => last?.watermark ?? null };
+      const hooks: PollLoopHooks = ops
+        ? { runCycle: async (s) => (last = await instrumentCycle(ops, probe, () => cycle(s))), beforeCycle: beforeCycle ?? lead, sleep: tickingSleep(ops) }
+        : { runCycle: cycle, beforeCycle: beforeCycle ?? lead };
       try {
-        return await pollLoop(
-          pollLoopSettings(config, once),
-          ops
-            ? {
-                runCycle: async (s) => (last = await instrumentCycle(ops, probe, () => cycle(s))),
-                beforeCycle,
-                sleep: tickingSleep(ops),
-              }
-            : { runCycle: cycle, beforeCycle },
-          { stop, kill },
-          log,
-        );
+        return await pollLoop(pollLoopSettings(config, once), hooks, { stop, kill }, log);
       } finally {
         line?.finish();
       }

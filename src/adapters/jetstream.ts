@@ -8,7 +8,7 @@
 
 import { readFileSync } from "node:fs";
 import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
-import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import { jserrors } from "@nats-io/jetstream/internal";
 import {
   type Authenticator,
@@ -217,6 +217,8 @@ export function subjectMatches(filter: string, subject: string): boolean {
 /**
  * Creates the stream if it is missing; if it exists, checks that it captures every subject
  * we publish to and leaves its configuration alone (operators often own their streams).
+ * Run at start, and again while running after a failed cycle or on taking the program lock,
+ * so a stream deleted or lost with the server's store is created again.
  */
 export async function ensureStream(
   nc: NatsConnection,
@@ -234,7 +236,7 @@ export async function ensureStream(
   try {
     info = await jsm.streams.info(name);
   } catch (err) {
-    if ((err as { name?: string }).name !== "StreamNotFoundError") {
+    if (!isStreamNotFound(err)) {
       throw new NatsSetupError(`cannot read stream ${name}: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -260,4 +262,18 @@ export async function ensureStream(
 export function natsOptions(config: Config): NatsOptions {
   const { servers, user, password, token, nkey_seed, creds, tls, name, connect_timeout } = config.nats;
   return { servers, user, password, token, nkeySeed: nkey_seed, creds, tls, name, connectTimeoutMs: connect_timeout * 1000 };
+}
+
+/**
+ * The stream is gone (deleted, or lost with the server's store): JetStream API error 10059,
+ * anywhere in the error's cause chain (the pipeline wraps what the client throws).
+ */
+export function isStreamNotFound(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 6; depth++) {
+    if (e instanceof jserrors.StreamNotFoundError) return true;
+    if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound) return true;
+    e = e.cause;
+  }
+  return false;
 }

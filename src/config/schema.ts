@@ -410,6 +410,12 @@ export const schema = {
           unit: "seconds",
           description: "On SIGTERM/SIGINT, how long to wait for in-flight acks before closing anyway.",
         },
+        standby: {
+          kind: "boolean",
+          default: true,
+          description:
+            "Another instance already active for this program_name: wait as a hot standby (connected, publishing nothing) and take over when its lock frees; false: exit 1 with the LockError (--once never waits).",
+        },
       },
     },
     logging: {

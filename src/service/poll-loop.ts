@@ -13,7 +13,8 @@
  * (acquiring or confirming the program's lock, waiting as long as another instance holds it)
  * and hands back a fence, an AbortSignal that aborts the moment the lock is lost. The fence goes
  * to `runCycle` with the stop and kill signals; a cycle cut short by its fence is not counted as
- * a failure: the loop goes straight back to `beforeCycle`.
+ * a failure: the loop goes straight back to `beforeCycle`. `beforeCycle` waits out what can be
+ * waited out by itself; when it rejects, the loop ends with its error (or quietly on stop).
  *
  * Once `kill` aborts (a second signal, the shutdown timeout), the cycle gets `killGraceMs` to
  * end (it commits its acknowledged prefix); past that the loop stops waiting for it, so a cycle
@@ -73,7 +74,8 @@ export interface PollLoopHooks {
   runCycle(signals: CycleSignals): Promise<CycleResult>;
   /**
    * Before every cycle: returns when this instance may run one, with the fence for it.
-   * Without it the loop runs every cycle with a fence that never aborts.
+   * Without it the loop runs every cycle with a fence that never aborts. A rejection ends the
+   * loop with that error (nothing when `stop` aborted).
    */
   beforeCycle?(stop: AbortSignal): Promise<AbortSignal>;
   /** Waits `ms` or rejects when `signal` aborts; the real `sleep` unless a test replaces it. */
@@ -102,6 +104,13 @@ export async function pollLoop(
     let fence = NEVER;
     try {
       if (hooks.beforeCycle) fence = await hooks.beforeCycle(stop);
+    } catch (err) {
+      // It waits out what can be waited out itself (a standby, MariaDB away): what it throws
+      // ends the loop (another instance active without standby, a refused credential).
+      if (stop.aborted) break;
+      throw err;
+    }
+    try {
       if (stop.aborted) break;
       const r = await untilKilled(hooks.runCycle({ stop, kill, fence }), kill, settings.killGraceMs ?? KILL_GRACE_MS);
       last = r;

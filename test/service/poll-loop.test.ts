@@ -286,3 +286,36 @@ t.test("a killed cycle that ends within the grace keeps its own outcome", async 
   );
   t.equal(r?.rows, 9, "the cycle's result, not the grace's rejection");
 });
+
+t.test("beforeCycle rejecting ends the loop with its error; on stop, quietly", async (t) => {
+  const stop = new AbortController();
+  const refused = new Error("another instance is already running program p");
+  const cycles = scripted([result(1)], stop);
+  await t.rejects(
+    pollLoop(
+      settings(),
+      { beforeCycle: async () => Promise.reject(refused), runCycle: cycles.runCycle, sleep: recordedSleep().sleep },
+      { stop: stop.signal, kill: kill() },
+      recorder().log,
+    ),
+    refused,
+  );
+  t.equal(cycles.calls.length, 0, "no cycle ran");
+
+  const stopping = new AbortController();
+  const { lines, log } = recorder();
+  const r = await pollLoop(
+    settings(),
+    {
+      beforeCycle: async (s) => {
+        stopping.abort(new Error("SIGTERM"));
+        throw s.reason;
+      },
+      runCycle: scripted([result(1)], stopping).runCycle,
+    },
+    { stop: stopping.signal, kill: kill() },
+    log,
+  );
+  t.equal(r, null, "a standby stopped while waiting ends the loop normally");
+  t.same(lines, [], "nothing logged as a failure");
+});

@@ -206,3 +206,32 @@ t.test("start_from latest on an empty table is chosen once: the next cycle reads
   const r = await runCycle(cycleDeps(source, new FakePublisher(), store, deps), never(), never());
   t.equal(r.rows, 6, "rows inserted since are published, not skipped");
 });
+
+for (const mode of ["dead_letter", "fail"] as const) {
+  t.test(`a source row with EVENT_DATA not loaded (eventDataLength set) through format and serialize, under ${mode}`, async (t) => {
+    const data = rows(1, 30);
+    Object.assign(data[11] as object, { eventData: null, eventDataLength: 3_000_000 }); // row 12
+    const publisher = new FakePublisher(100_000);
+    const store = new RecordingStore();
+    const deps = cycleDeps(new MemorySource(data), publisher, store, { settings: settings({ onUnpublishable: mode }) });
+    const outcome = await runCycle(deps, never(), never()).then(
+      (r) => ({ r, err: null }),
+      (err: unknown) => ({ r: null, err: err as CycleError }),
+    );
+    t.notOk(
+      publisher.published.some((p) => p.msgId === "T:12"),
+      "the row's event (with event_data null) is never published",
+    );
+    if (mode === "dead_letter") {
+      t.equal(outcome.r?.rows, 30);
+      t.equal(outcome.r?.deadLettered, 1);
+      const dlq = publisher.published.find((p) => p.msgId === "T:12:dlq");
+      t.match(JSON.parse(dlq?.payload ?? "{}"), { id: "12", subject: "ev", reason: /EVENT_DATA of length 3000000 .*max_payload of 100000 bytes/ });
+      t.same(store.finishes[0]?.checkpoint?.watermark, { ts: TS, id: "30" });
+    } else {
+      t.match(outcome.err, { name: "CycleError", message: /row ID 12 .* cannot be published: EVENT_DATA of length 3000000/ });
+      t.match(outcome.err?.cause, { name: "UnpublishableRowError" });
+      t.match(store.finishes[0], { checkpoint: { watermark: { ts: TS, id: "11" } }, error: /row ID 12/ });
+    }
+  });
+}

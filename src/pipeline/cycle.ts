@@ -195,30 +195,47 @@ interface CyclePlan {
 async function prepare(deps: CycleDeps): Promise<CyclePlan> {
   const committed = await deps.store.load();
   throwIfFenced(deps.fence);
-  const start = committed?.watermark ?? (await chooseStart(deps, committed?.resumeSeq ?? null));
+  // Taken before this cycle publishes anything: everything it publishes lands above it.
+  const streamSeqFloor = deps.ledger ? await deps.ledger.lastSeq() : 0;
   throwIfFenced(deps.fence);
-  return { start, ...(await scanLedger(deps, committed?.resumeSeq ?? null, start)) };
+  // A program with a committed checkpoint has chosen its start already (a null watermark
+  // there means "from the oldest row", e.g. `latest` on a table that was empty).
+  const start = committed ? committed.watermark : await chooseStart(deps);
+  throwIfFenced(deps.fence);
+  await commitStart(deps, committed, start, streamSeqFloor);
+  return { start, ...(await scanLedger(deps, committed?.resumeSeq ?? null, start, streamSeqFloor)) };
 }
 
-/** No watermark yet: the position `start_from` says, recorded at once (so `latest` is chosen only once). */
-async function chooseStart(deps: CycleDeps, resumeSeq: number | null): Promise<Watermark | null> {
+/** No checkpoint yet: the position `start_from` says. */
+async function chooseStart(deps: CycleDeps): Promise<Watermark | null> {
   const { settings, log } = deps;
   const start = await startPosition(settings.startFrom, deps.source, settings.safetyLagSeconds, settings.format.timeZone);
-  if (!start) return null;
-  throwIfFenced(deps.fence);
-  await deps.store.checkpoint({ watermark: start, resumeSeq }, 0);
-  log.info({ start_from: settings.startFrom, watermark: start }, "no watermark yet: starting position chosen");
+  if (start) log.info({ start_from: settings.startFrom, watermark: start }, "no watermark yet: starting position chosen");
   return start;
+}
+
+/**
+ * Commits, before the first publish, what a restart needs if this cycle dies before its first
+ * periodic checkpoint: the start position just chosen (so `latest` is chosen only once), and a
+ * resume sequence when the committed checkpoint has none (a brand-new program, a V7 row) or one
+ * past the stream's end (the stream was recreated). Without it a restart would not scan the
+ * stream, and once the duplicate window has passed it would publish this cycle's rows again.
+ */
+async function commitStart(deps: CycleDeps, committed: Checkpoint | null, start: Watermark | null, streamSeqFloor: number): Promise<void> {
+  const committedSeq = committed?.resumeSeq ?? null;
+  const needsSeq = deps.ledger !== undefined && (committedSeq === null || committedSeq > streamSeqFloor + 1);
+  if (!needsSeq && (committed !== null || start === null)) return;
+  const resumeSeq = deps.ledger ? (needsSeq ? streamSeqFloor + 1 : committedSeq) : null;
+  await deps.store.checkpoint({ watermark: start, resumeSeq }, 0);
+  throwIfFenced(deps.fence);
 }
 
 /**
  * Messages a crashed or failed cycle stored past the watermark: found in the stream itself,
  * so they are not published again even when the duplicate window has long passed.
  */
-async function scanLedger(deps: CycleDeps, from: number | null, start: Watermark | null): Promise<Omit<CyclePlan, "start">> {
-  if (!deps.ledger) return { streamSeqFloor: 0 };
-  const streamSeqFloor = await deps.ledger.lastSeq();
-  if (from === null || from > streamSeqFloor) return { streamSeqFloor };
+async function scanLedger(deps: CycleDeps, from: number | null, start: Watermark | null, streamSeqFloor: number): Promise<Omit<CyclePlan, "start">> {
+  if (!deps.ledger || from === null || from > streamSeqFloor) return { streamSeqFloor };
   const alreadyStored = new Map<string, number>();
   for (const [msgId, entry] of await deps.ledger.storedSince(from)) {
     // Only what lies past the watermark matters; unreadable entries are kept to be safe.

@@ -1,6 +1,7 @@
 /**
  * The dead-letter policy (`publisher.on_unpublishable`). A row JetStream can never store (over
- * the server's max_payload, or rejected by the stream as too large) either becomes a
+ * the server's max_payload, rejected by the stream as too large, or with an EVENT_DATA the
+ * source did not load because it is longer than that) either becomes a
  * dead-letter record on the dead-letter subject, in the row's place in the ack order
  * (`dead_letter`), or fails the cycle naming the row (`fail`).
  */
@@ -44,10 +45,24 @@ export class DeadLetterPolicy {
   }
 
   /**
+   * Why a row whose EVENT_DATA the source did not load (SourceRow.eventDataLength) can never be
+   * published. The source's limit is set from the server's max_payload: an EVENT_DATA of more
+   * characters (or BLOB bytes) than that cannot fit in a message, JSON escaping only adds bytes.
+   */
+  unloaded(length: number): string {
+    const max = this.options.publisher.maxPayload;
+    const what = `EVENT_DATA of length ${length} (characters, or bytes of a BLOB) was not loaded from the database:`;
+    return length > max
+      ? `${what} it exceeds the server's max_payload of ${max} bytes`
+      : `${what} it exceeds the source's EVENT_DATA limit (maxEventDataLength; the server's max_payload is ${max} bytes)`;
+  }
+
+  /**
    * Under `dead_letter`: rewrites `message` in place into its dead-letter record (subject, id
    * `<table>:<ID>:dlq`, payload) and returns null. Under `fail`: returns the error to fail with.
+   * `size` is the record's size field: the message's bytes unless given (an unloaded EVENT_DATA's length).
    */
-  divert(message: Divertible, reason: string): UnpublishableRowError | null {
+  divert(message: Divertible, reason: string, size = message.payload.length): UnpublishableRowError | null {
     const { id, ts } = message.position;
     const o = this.options;
     if (o.mode === "fail") {
@@ -62,7 +77,7 @@ export class DeadLetterPolicy {
       event_timestamp: ts,
       msg_id: message.msgId,
       subject: o.subject,
-      size: message.payload.length,
+      size,
     });
     message.subject = o.deadLetterSubject;
     message.msgId = deadLetterMsgId(message.msgId);

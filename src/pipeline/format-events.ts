@@ -12,17 +12,23 @@ export function formatEvents(options: FormatOptions): Transform {
     transform(rows: SourceRow[], _encoding: BufferEncoding, callback: TransformCallback) {
       const positions = new Array<Watermark>(rows.length);
       const events = new Array<EventBatch["events"][number]>(rows.length);
+      let unloaded: Map<number, number> | undefined;
       try {
         for (let i = 0; i < rows.length; i++) {
           const row = rows[i] as SourceRow;
           positions[i] = { ts: row.eventTimestamp, id: row.id };
           events[i] = formatEvent(row, options);
+          // EVENT_DATA left in the database (too long to load): the sink dead-letters the row.
+          if (row.eventDataLength !== undefined && row.eventData === null) {
+            unloaded ??= new Map();
+            unloaded.set(i, row.eventDataLength);
+          }
         }
       } catch (err) {
         callback(err as Error);
         return;
       }
-      callback(null, { positions, events } satisfies EventBatch);
+      callback(null, (unloaded ? { positions, events, unloaded } : { positions, events }) satisfies EventBatch);
     },
   });
 }

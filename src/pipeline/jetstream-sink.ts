@@ -169,7 +169,7 @@ export class JetStreamSink extends Writable {
 
   /** Publishes the batch's next messages while the window has room (the hot path). */
   private fill(hold: BatchHold): void {
-    const { positions, payload, ends } = hold.batch;
+    const { positions, payload, ends, unloaded } = hold.batch;
     const window = this.window;
     const checkpointer = this.checkpointer;
     while (this.index < positions.length && window.hasRoom) {
@@ -191,9 +191,13 @@ export class JetStreamSink extends Writable {
         sentAt: 0,
         deadLettered: false,
       };
-      const tooLarge = this.deadLetters.oversize(message);
-      if (tooLarge === null) window.publish(message);
-      else this.deadLetter(message, tooLarge);
+      const dataLength = unloaded?.get(i);
+      if (dataLength !== undefined) this.deadLetter(message, this.deadLetters.unloaded(dataLength), dataLength);
+      else {
+        const tooLarge = this.deadLetters.oversize(message);
+        if (tooLarge === null) window.publish(message);
+        else this.deadLetter(message, tooLarge);
+      }
       if (this.destroyed || window.failing) return;
     }
   }
@@ -228,8 +232,8 @@ export class JetStreamSink extends Writable {
   }
 
   /** Replaces a message that can never be stored with its dead-letter record (or fails). */
-  private deadLetter(message: Pending, reason: string): void {
-    const err = this.deadLetters.divert(message, reason);
+  private deadLetter(message: Pending, reason: string, size?: number): void {
+    const err = this.deadLetters.divert(message, reason, size);
     if (err) {
       this.window.fail(err);
       return;

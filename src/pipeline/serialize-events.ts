@@ -76,7 +76,9 @@ export function serializeInline(): Transform {
       }
       const entry = pool.last as Pooled;
       const release = () => pool.release(entry);
-      callback(null, { positions: batch.positions, payload: packed.payload, ends: packed.ends, release } satisfies EncodedBatch);
+      const encoded: EncodedBatch = { positions: batch.positions, payload: packed.payload, ends: packed.ends, release };
+      if (batch.unloaded) encoded.unloaded = batch.unloaded;
+      callback(null, encoded);
     },
   });
 }
@@ -85,7 +87,7 @@ type Packed = { payload: Uint8Array; ends: Uint32Array };
 
 export function serializeInPool(pool: Piscina, maxOutstanding: number): Transform {
   // Tasks in submission order; the head is pushed downstream as soon as it settles.
-  const outstanding: Array<{ positions: EncodedBatch["positions"]; result: Promise<Packed> }> = [];
+  const outstanding: Array<{ positions: EncodedBatch["positions"]; unloaded: EncodedBatch["unloaded"]; result: Promise<Packed> }> = [];
   let waiting: TransformCallback | null = null;
   let flushing: TransformCallback | null = null;
   let failed = false;
@@ -96,7 +98,7 @@ export function serializeInPool(pool: Piscina, maxOutstanding: number): Transfor
     transform(batch: EventBatch, _encoding: BufferEncoding, callback: TransformCallback) {
       const result = pool.run(batch.events) as Promise<Packed>;
       result.catch(() => undefined); // surfaced in order by drainHead
-      outstanding.push({ positions: batch.positions, result });
+      outstanding.push({ positions: batch.positions, unloaded: batch.unloaded, result });
       if (outstanding.length === 1) drainHead();
       if (outstanding.length < maxOutstanding) callback();
       else waiting = callback;
@@ -122,7 +124,9 @@ export function serializeInPool(pool: Piscina, maxOutstanding: number): Transfor
           throw new TypeError("the serialize worker returned something other than {payload, ends}");
         }
         outstanding.shift();
-        stage.push({ positions: head.positions, payload: packed.payload, ends: packed.ends } satisfies EncodedBatch);
+        const encoded: EncodedBatch = { positions: head.positions, payload: packed.payload, ends: packed.ends };
+        if (head.unloaded) encoded.unloaded = head.unloaded;
+        stage.push(encoded);
         const resume = waiting;
         waiting = null;
         resume?.();

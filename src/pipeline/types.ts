@@ -29,6 +29,13 @@ export interface SourceRow {
   eventTimestamp: string;
   /** CREATED_AT as `YYYY-MM-DD HH:MM:SS.ffffff`, or null. */
   createdAt: string | null;
+  /**
+   * Set (with `eventData` null) when the source left EVENT_DATA in the database because it is
+   * longer than the source loads (Oracle's `maxEventDataLength`, set from the server's
+   * max_payload): its length, in characters of a CLOB or bytes of a BLOB. Such a row can never
+   * be published as it is: it is dead-lettered, or fails the cycle (`on_unpublishable`).
+   */
+  eventDataLength?: number;
 }
 
 export interface ReadOptions {
@@ -138,6 +145,8 @@ export interface StreamLedger {
 export interface EventBatch {
   positions: Watermark[];
   events: import("../event/txlog-event").TxlogEvent[];
+  /** Rows whose EVENT_DATA was not loaded (SourceRow.eventDataLength): index in the batch -> that length. */
+  unloaded?: ReadonlyMap<number, number>;
 }
 
 /** A chunk the sink publishes: message i is `payload.subarray(ends[i-1] ?? 0, ends[i])`. */
@@ -145,6 +154,8 @@ export interface EncodedBatch {
   positions: Watermark[];
   payload: Uint8Array;
   ends: Uint32Array;
+  /** As EventBatch.unloaded: these rows' messages are never published, their dead letters are. */
+  unloaded?: ReadonlyMap<number, number>;
   /**
    * Hands `payload`'s memory back to the stage that packed it, for the next batch. The sink
    * calls it once, after every message in the batch is acknowledged (or replaced by its

@@ -112,11 +112,17 @@ t.test("both ack modes ride out a stalled server: timeouts are retried with the 
     const subject = `${name.toLowerCase()}.ev`;
     await ensureStream(nc, name, [subject, `${subject}.dlq`], 120);
     const publisher = mode === "inbox" ? new InboxPublisher(nc, 300) : new StockPublisher(nc, 300);
-    const sink = sinkFor(publisher, subject, { maxInFlight: 32, retry: { maxRetries: 20, initialBackoff: 0.1, maxBackoff: 0.2, backoffMultiplier: 2 } });
-    // Stall the server (SIGSTOP) while the first rows are in flight, then let it go on.
+    const sink = sinkFor(publisher, subject, { maxInFlight: 32, retry: { maxRetries: 50, initialBackoff: 0.1, maxBackoff: 0.2, backoffMultiplier: 2 } });
+    // Stall the server (SIGSTOP) before the first rows go out, and let it go on only once a
+    // publish is observed to have timed out and been retried (not after a fixed time: under
+    // load the publishes could go out late enough to be answered before any timeout).
     server.pause();
-    setTimeout(() => server.resume(), 900);
-    await pipeline(Readable.from([batch(range(1, 100)), batch(range(101, 200))]), sink);
+    const done = pipeline(Readable.from([batch(range(1, 100)), batch(range(101, 200))]), sink);
+    done.catch(() => undefined); // awaited below
+    const deadline = Date.now() + 60_000;
+    while (sink.stats.retries === 0 && !sink.destroyed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    server.resume();
+    await done;
     t.ok(sink.stats.retries > 0, `${mode}: publishes timed out and were retried (${sink.stats.retries})`);
     const stored = await readStream(nc, name);
     t.same(

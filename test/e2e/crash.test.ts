@@ -112,3 +112,28 @@ t.test("killed, then restarted after the stream's duplicate window has passed: t
   t.equal(Number(recovered), stored - committed, "exactly the rows stored past the checkpoint were recognised and not published again");
   t.same(exactlyOnce(idsOf(await f.messages(), f.subject), range(1, total)), { duplicates: [], missing: [] }, "exactly once");
 });
+
+t.test("a brand-new program killed in its first cycle, before any checkpoint, then restarted after the duplicate window: every row exactly once", async (t) => {
+  const f = await fixture(t);
+  const total = 30_000;
+  await f.insert(sampleRows(total));
+  const nats = { duplicate_window: 1 };
+  const publisher = { batch_size: 500, polling_interval: 0.5 };
+  // No checkpoint of progress before the cycle's end: what the kill leaves is the program's
+  // very first cycle with rows stored and no watermark committed.
+  const first = startCli(["--config", f.configFile({ nats, publisher: { ...publisher, checkpoint_interval: 3600 } })]);
+  await waitFor("rows stored by the first cycle", async () => (await streamMessages(f)) >= 2000, 100_000);
+  first.child.kill("SIGKILL");
+  t.equal((await first.result).signal, "SIGKILL");
+  t.equal((await f.tracking())?.id ?? null, null, "no watermark was committed");
+  await sleep(1500); // the duplicate window is over (time itself, not a state to observe)
+  const stored = idsOf(await f.messages(), f.subject).length;
+  t.ok(stored > 0 && stored < total, `rows were stored before the kill (${stored})`);
+  const second = startCli(["--config", f.configFile({ nats, publisher: { ...publisher, checkpoint_interval: 0.5 }, logging: { level: "info" } })]);
+  await waitFor("the whole backlog", async () => (await f.tracking())?.id === String(total), 100_000);
+  second.child.kill("SIGTERM");
+  const r = await second.result;
+  t.equal(r.code, 0, r.stderr);
+  t.equal(Number(/"recovered":(\d+)/.exec(r.stdout)?.[1]), stored, "the restart found every row the killed cycle stored");
+  t.same(exactlyOnce(idsOf(await f.messages(), f.subject), range(1, total)), { duplicates: [], missing: [] }, "exactly once");
+});

@@ -3,6 +3,7 @@
  * Each test uses a private nats-server (stopped by PID) or a stream of its own.
  */
 import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import t from "tap";
 import { sampleRows } from "../../scripts/lib/txlog-table";
 import { exactlyOnce, fixture } from "../helpers/fixture";
@@ -59,34 +60,56 @@ t.test("with on_unpublishable: fail the cycle stops at the row, records FAILED n
   t.same(idsOf(await f.messages(), f.subject), range(1, 9), "nothing at or after the bad row was published");
 });
 
+/** Messages the stream holds now (0 while the service has not created it yet). */
+async function storedCount(nc: NatsConnection, stream: string): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  return jsm.streams.info(stream).then(
+    (info) => info.state.messages,
+    () => 0,
+  );
+}
+
 t.test(
   "NATS stops answering mid-run: the cycle fails after its retries with FAILED and the acknowledged watermark; the next run completes exactly once",
   async (t) => {
+    const total = 20_000;
     const server = await startPrivateNats();
     t.teardown(() => server.stop());
     const f = await fixture(t, server.url);
-    await f.insert(sampleRows(3000));
+    await f.insert(sampleRows(total));
     const config = f.configFile(
       {
         nats: { publish_timeout: 0.3, retry: { max_retries: 1, initial_backoff: 0.05, max_backoff: 0.1, backoff_multiplier: 2 } },
-        publisher: { batch_size: 100, max_in_flight: 64, max_retries: 0 },
+        publisher: { batch_size: 100, max_in_flight: 16, max_retries: 0 },
       },
       server.url,
     );
-    // Stall the server shortly after the run starts; resume it once the run has failed.
-    const stall = setTimeout(() => server.pause(), 150);
-    await t.rejects(runOnce(config), { message: /no ack for .* after 2 attempts/ });
-    clearTimeout(stall);
+    // Stall the server once the stream is observed to hold some rows but not all (the cycle
+    // is then publishing, whatever the machine's load); resume it once the run has failed.
+    let settled = false;
+    const run = runOnce(config).finally(() => {
+      settled = true;
+    });
+    run.catch(() => undefined); // awaited below
+    const deadline = Date.now() + 100_000;
+    let seen = await storedCount(f.nc, f.stream);
+    while (seen < 200 && !settled && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      seen = await storedCount(f.nc, f.stream);
+    }
+    server.pause();
+    t.ok(seen < total, `paused mid-run (${seen} of ${total} stored when observed)`);
+    await t.rejects(run, { message: /no ack for .* after 2 attempts/ });
     server.resume();
     const failed = await f.tracking();
     t.equal(failed?.STATUS, "FAILED");
     t.match(failed?.ERROR_MESSAGE, /no ack/);
     const before = idsOf(await f.messages(), f.subject);
-    t.ok(before.length < 3000, `the run was cut short (${before.length} stored)`);
+    t.ok(before.length < total, `the run was cut short (${before.length} stored)`);
     t.ok(Number(failed?.id ?? 0) <= before.length, "the watermark is within what was stored");
     const result = await runOnce(config);
-    t.equal(result?.rows, 3000 - Number(failed?.id ?? 0), "the next run resumes from the acknowledged watermark");
-    t.same(exactlyOnce(idsOf(await f.messages(), f.subject), range(1, 3000)), { duplicates: [], missing: [] }, "every row exactly once");
-    t.match(await f.tracking(), { STATUS: "SUCCESS", id: "3000" });
+    t.equal(result?.rows, total - Number(failed?.id ?? 0), "the next run resumes from the acknowledged watermark");
+    t.same(exactlyOnce(idsOf(await f.messages(), f.subject), range(1, total)), { duplicates: [], missing: [] }, "every row exactly once");
+    t.match(await f.tracking(), { STATUS: "SUCCESS", id: String(total) });
   },
 );

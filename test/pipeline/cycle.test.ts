@@ -137,3 +137,101 @@ t.test("the observer hears every row read, stored, duplicate, recovered, dead-le
   t.equal(inFlight.at(-1), 0, "nothing in flight at the end");
   t.same([r.duplicates, r.recovered, r.deadLettered, r.retries], [1, 2, 1, 1], "the cycle result agrees");
 });
+
+/** Runs one cycle and returns the store calls made before the first publish went out. */
+async function callsBeforeFirstPublish(store: RecordingStore, source: MemorySource, extra: Parameters<typeof cycleDeps>[3]) {
+  const publisher = new FakePublisher();
+  let before: string[] | null = null;
+  publisher.fate = () => {
+    before ??= store.calls.map((c) => JSON.stringify(c));
+    return undefined;
+  };
+  const r = await runCycle(cycleDeps(source, publisher, store, extra), never(), never());
+  return { r, before: (before ?? []).map((c) => JSON.parse(c) as Record<string, unknown>), publisher };
+}
+
+t.test("a brand-new program commits a resume sequence (the stream's last + 1) before its first publish", async (t) => {
+  const store = new RecordingStore();
+  const { r, before } = await callsBeforeFirstPublish(store, new MemorySource(rows(1, 20)), { ledger: memoryLedger(41) });
+  t.equal(r.rows, 20);
+  t.same(before, [{ op: "begin" }, { op: "load" }, { op: "checkpoint", checkpoint: { watermark: null, resumeSeq: 42 }, rows: 0 }]);
+});
+
+t.test("start_from latest: the chosen start is committed with a resume sequence, never a null one", async (t) => {
+  const store = new RecordingStore();
+  const source = new MemorySource(rows(1, 10));
+  const late = rows(11, 15);
+  const deps = { ledger: memoryLedger(7), settings: settings({ startFrom: "latest" }) };
+  // Rows arrive after latest() answered: they are the ones this cycle publishes.
+  const latest = source.latest.bind(source);
+  source.latest = async () => {
+    const w = await latest();
+    source.data.push(...late);
+    return w;
+  };
+  const { r, before } = await callsBeforeFirstPublish(store, source, deps);
+  t.equal(r.rows, 5);
+  t.same(before.at(-1), { op: "checkpoint", checkpoint: { watermark: { ts: TS, id: "10" }, resumeSeq: 8 }, rows: 0 });
+});
+
+t.test("a committed watermark without a resume sequence (a V7 row) gets one before the first publish", async (t) => {
+  const store = new RecordingStore();
+  store.committed = { watermark: { ts: TS, id: "3" }, resumeSeq: null };
+  const { before } = await callsBeforeFirstPublish(store, new MemorySource(rows(1, 9)), { ledger: memoryLedger(100) });
+  t.same(before.at(-1), { op: "checkpoint", checkpoint: { watermark: { ts: TS, id: "3" }, resumeSeq: 101 }, rows: 0 });
+});
+
+t.test("a resume sequence past the stream's end (the stream was recreated) is replaced before the first publish", async (t) => {
+  const store = new RecordingStore();
+  store.committed = { watermark: { ts: TS, id: "3" }, resumeSeq: 500 };
+  const { before } = await callsBeforeFirstPublish(store, new MemorySource(rows(1, 9)), { ledger: memoryLedger(10) });
+  t.same(before.at(-1), { op: "checkpoint", checkpoint: { watermark: { ts: TS, id: "3" }, resumeSeq: 11 }, rows: 0 });
+});
+
+t.test("a committed resume sequence within the stream is kept: no extra write before publishing", async (t) => {
+  const store = new RecordingStore();
+  store.committed = { watermark: { ts: TS, id: "3" }, resumeSeq: 11 };
+  const { before } = await callsBeforeFirstPublish(store, new MemorySource(rows(1, 9)), { ledger: memoryLedger(10) });
+  t.same(before, [{ op: "begin" }, { op: "load" }]);
+});
+
+t.test("start_from latest on an empty table is chosen once: the next cycle reads from the oldest row", async (t) => {
+  const store = new RecordingStore();
+  const source = new MemorySource([]);
+  const deps = { ledger: memoryLedger(0), settings: settings({ startFrom: "latest" }) };
+  t.equal((await runCycle(cycleDeps(source, new FakePublisher(), store, deps), never(), never())).rows, 0);
+  t.same(store.committed, { watermark: null, resumeSeq: 1 });
+  source.data.push(...rows(1, 6));
+  source.latestError = new Error("latest() must not be asked again");
+  const r = await runCycle(cycleDeps(source, new FakePublisher(), store, deps), never(), never());
+  t.equal(r.rows, 6, "rows inserted since are published, not skipped");
+});
+
+for (const mode of ["dead_letter", "fail"] as const) {
+  t.test(`a source row with EVENT_DATA not loaded (eventDataLength set) through format and serialize, under ${mode}`, async (t) => {
+    const data = rows(1, 30);
+    Object.assign(data[11] as object, { eventData: null, eventDataLength: 3_000_000 }); // row 12
+    const publisher = new FakePublisher(100_000);
+    const store = new RecordingStore();
+    const deps = cycleDeps(new MemorySource(data), publisher, store, { settings: settings({ onUnpublishable: mode }) });
+    const outcome = await runCycle(deps, never(), never()).then(
+      (r) => ({ r, err: null }),
+      (err: unknown) => ({ r: null, err: err as CycleError }),
+    );
+    t.notOk(
+      publisher.published.some((p) => p.msgId === "T:12"),
+      "the row's event (with event_data null) is never published",
+    );
+    if (mode === "dead_letter") {
+      t.equal(outcome.r?.rows, 30);
+      t.equal(outcome.r?.deadLettered, 1);
+      const dlq = publisher.published.find((p) => p.msgId === "T:12:dlq");
+      t.match(JSON.parse(dlq?.payload ?? "{}"), { id: "12", subject: "ev", reason: /EVENT_DATA of length 3000000 .*max_payload of 100000 bytes/ });
+      t.same(store.finishes[0]?.checkpoint?.watermark, { ts: TS, id: "30" });
+    } else {
+      t.match(outcome.err, { name: "CycleError", message: /row ID 12 .* cannot be published: EVENT_DATA of length 3000000/ });
+      t.match(outcome.err?.cause, { name: "UnpublishableRowError" });
+      t.match(store.finishes[0], { checkpoint: { watermark: { ts: TS, id: "11" } }, error: /row ID 12/ });
+    }
+  });
+}

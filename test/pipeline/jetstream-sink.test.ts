@@ -243,3 +243,41 @@ t.test("the snapshot is what the cycle commits: watermark, resume sequence, rows
     stats: { acked: 3, duplicates: 1, recovered: 0, deadLettered: 0, retries: 0 },
   });
 });
+
+t.test("a row whose EVENT_DATA the source did not load (too long) is dead-lettered in its place, naming size and limit", async (t) => {
+  const publisher = new FakePublisher(2000);
+  const dead: string[] = [];
+  const s = sink(publisher, { onDeadLetter: (r) => dead.push(r.id) });
+  const withUnloaded = { ...batch([2, 3, 4]), unloaded: new Map([[1, 5_000_000]]) };
+  await pipeline(Readable.from([batch([1]), withUnloaded, batch([5])]), s);
+  t.same(publisher.stored, ["T:1", "T:2", "T:3:dlq", "T:4", "T:5"], "row 3's event is never published; its dead letter is, in its place");
+  const record = JSON.parse(publisher.published.find((p) => p.subject === "ev.dlq")?.payload ?? "{}") as Record<string, unknown>;
+  t.match(record, { table: "T", id: "3", msg_id: "T:3", subject: "ev", size: 5_000_000 });
+  t.match(record.reason, /EVENT_DATA of length 5000000 .*not loaded.*exceeds the server's max_payload of 2000 bytes/);
+  t.same(dead, ["3"]);
+  t.same(s.watermark, { ts: TS, id: "5" });
+  t.equal(s.stats.deadLettered, 1);
+});
+
+t.test("an EVENT_DATA under max_payload but over the source's own limit names that limit", async (t) => {
+  const publisher = new FakePublisher(2000);
+  const s = sink(publisher);
+  await pipeline(Readable.from([{ ...batch([1]), unloaded: new Map([[0, 1500]]) }]), s);
+  const record = JSON.parse(publisher.published[0]?.payload ?? "{}") as Record<string, unknown>;
+  t.match(record.reason, /EVENT_DATA of length 1500 .*exceeds the source's EVENT_DATA limit \(maxEventDataLength; the server's max_payload is 2000 bytes\)/);
+});
+
+t.test("with on_unpublishable: fail, a row whose EVENT_DATA was not loaded fails the sink at that row", async (t) => {
+  const publisher = new FakePublisher(2000);
+  const s = sink(publisher, { onUnpublishable: "fail" });
+  const withUnloaded = { ...batch([2, 3, 4]), unloaded: new Map([[1, 5_000_000]]) };
+  await t.rejects(pipeline(Readable.from([batch([1]), withUnloaded, batch([5])]), s), {
+    name: "UnpublishableRowError",
+    message: /row ID 3 .* cannot be published: EVENT_DATA of length 5000000 .*max_payload of 2000 bytes/,
+  });
+  t.same(s.watermark, { ts: TS, id: "2" }, "the watermark stays just before the row");
+  t.notOk(
+    publisher.published.some((p) => p.msgId.startsWith("T:3")),
+    "the row is not published in any form",
+  );
+});

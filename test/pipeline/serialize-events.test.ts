@@ -97,3 +97,16 @@ t.test("the inline stage reuses a payload buffer only after its batch was releas
   t.equal(third.payload.buffer, first.payload.buffer, "released: its buffer is packed into again");
   stage.end();
 });
+
+t.test("both stages pass the rows whose EVENT_DATA was not loaded on to the sink", async (t) => {
+  const marked = { ...eventBatch([1, 2]), unloaded: new Map([[1, 9_999]]) };
+  const batches = [eventBatch([0]), marked];
+  for (const [name, stage] of [
+    ["inline", serializeInline()],
+    ["pool", serializeInPool(reversingPool().pool, 2)],
+  ] as const) {
+    const out = await collect(stage, batches);
+    t.equal(out[0]?.unloaded, undefined, `${name}: none marked`);
+    t.same([...(out[1]?.unloaded ?? [])], [[1, 9_999]], `${name}: index -> length`);
+  }
+});

@@ -69,11 +69,17 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, disc
   });
 }
 
-export function createSource(config: Config, log: Logger): RowSource {
+/**
+ * The configured source. `maxPayload` (the NATS server's max_payload, bytes) lets the Oracle
+ * source leave an EVENT_DATA LOB longer than that unloaded: no such row can be published (a
+ * character or byte of it is at least a byte of the message), so it is dead-lettered without
+ * ever being held in memory.
+ */
+export function createSource(config: Config, log: Logger, maxPayload?: number): RowSource {
   if (config.source.kind === "mariadb") return new MariadbSource(mariadbSourceOptions(config, log));
   // Loaded only when used, so a MariaDB-only deployment never touches the Oracle driver.
   const { OracleSource, oracleSourceOptions } = require("./adapters/oracle-source") as typeof import("./adapters/oracle-source");
-  return new OracleSource(oracleSourceOptions(config, log));
+  return new OracleSource({ ...oracleSourceOptions(config, log), ...(maxPayload ? { maxEventDataLength: maxPayload } : {}) });
 }
 
 /** The compiled worker next to this file (dist/), or the TypeScript one when run from src/. */
@@ -156,7 +162,10 @@ function cycleDeps(config: Config, log: Logger, parts: Required<Parts>): CycleDe
     source: parts.source,
     publisher: config.nats.ack_mode === "stock" ? new StockPublisher(parts.nc, timeoutMs) : new InboxPublisher(parts.nc, timeoutMs),
     store: parts.store,
-    ledger: new JetStreamLedger(parts.nc, events.stream_name, [events.subject, events.dead_letter_subject]),
+    ledger: new JetStreamLedger(parts.nc, events.stream_name, [events.subject, events.dead_letter_subject], {
+      retry: retryPolicy(config.nats.retry),
+      onRetry: logRetry(log, "nats"),
+    }),
     serializer: parts.serializer.make,
     log,
     settings: cycleSettings(config),
@@ -235,7 +244,8 @@ export async function createService(config: Config, log: Logger, signal?: AbortS
     await parts.store.prepare(signal);
     parts.nc = await openNats(config, log, signal);
     await openStream(parts.nc, config, log);
-    parts.source = createSource(config, log);
+    // The same max_payload (and fallback) the publishers use.
+    parts.source = createSource(config, log, parts.nc.info?.max_payload ?? 1024 * 1024);
     const source = parts.source;
     if (checkable(source)) await abortable(source.check(), signal, () => undefined);
     parts.serializer = createSerializer(config);

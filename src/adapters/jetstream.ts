@@ -79,6 +79,8 @@ const TRANSIENT_NATS_ERRORS = [ConnectionError, TimeoutError, NoRespondersError,
 export function isTransientNatsError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (PERMANENT_NATS_ERRORS.some((type) => err instanceof type)) return false;
+  // A request the server refused wraps the refusal (a permissions violation) as its cause.
+  if (err instanceof RequestError && err.cause !== undefined && !isTransientNatsError(err.cause)) return false;
   if (TRANSIENT_NATS_ERRORS.some((type) => err instanceof type)) return true;
   // A plain Error from the socket layer (ECONNREFUSED, ECONNRESET) or a timeout of our own.
   return err.constructor === Error || /ECONNREFUSED|ECONNRESET|timeout/i.test(err.message);

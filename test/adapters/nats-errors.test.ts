@@ -29,6 +29,12 @@ const table: [string, unknown, boolean][] = [
   ["NoRespondersError (name NoResponders)", new NoRespondersError("$JS.API.STREAM.INFO.X"), true],
   ["ClosedConnectionError", new ClosedConnectionError(), true],
   ["RequestError", new RequestError("request failed"), true],
+  ["RequestError caused by a timeout", new RequestError("request failed", { cause: new TimeoutError() }), true],
+  [
+    "RequestError caused by a permissions violation",
+    new RequestError("request failed", { cause: new PermissionViolationError("no", "publish", "$JS.API.STREAM.MSG.GET.X") }),
+    false,
+  ],
   ["a plain socket Error", Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }), true],
   ["a TypeError mentioning a timeout", new TypeError("socket timeout"), true],
   ["AuthorizationError", new AuthorizationError("Authorization Violation"), false],

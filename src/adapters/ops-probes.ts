@@ -9,6 +9,7 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type * as mariadb from "mariadb";
+import type { LockHolder, StreamSummary, TrackingRow } from "../cli/ports";
 import { NatsSetupError, TrackingError } from "../errors";
 import type { Checkpoint, Watermark } from "../pipeline/types";
 import { connectNats, type NatsOptions, redactUrl } from "./jetstream";
@@ -16,31 +17,6 @@ import { closeConnection, type MariadbEndpoint, openConnection, queryWithin } fr
 import { AFTER_ALL_IDS, lockName, MariadbTracking, type TrackingOptions } from "./mariadb-tracking";
 
 const TS = "%Y-%m-%d %H:%i:%s.%f";
-
-/** The ETL_PRMREC row as the commands show it (mirrors src/cli/ports.ts TrackingRow). */
-export interface TrackingRowText {
-  programName: string;
-  watermark: Watermark | null;
-  status: string | null;
-  lastRunTime: string | null;
-  recordsProcessed: string | null;
-  errorMessage: string | null;
-  updatedAt: string | null;
-}
-
-export interface LockHolderText {
-  connectionId: string;
-  host: string | null;
-}
-
-/** A stream's state and settings, as `status` shows them. */
-export interface StreamSummaryText {
-  name: string;
-  messages: number;
-  bytes: number;
-  subjects: string[];
-  duplicateWindowSeconds: number;
-}
 
 /** One read-only MariaDB connection to the tracking database, opened on first use. */
 export class TrackingProbe {
@@ -95,7 +71,7 @@ export class TrackingProbe {
   }
 
   /** The program's row, or null (no row, or no table yet). Reads only. */
-  async read(): Promise<TrackingRowText | null> {
+  async read(): Promise<TrackingRow | null> {
     let rows: Array<Record<string, string | null>>;
     const select = (id: string) =>
       this.query<Array<Record<string, string | null>>>(
@@ -127,7 +103,7 @@ export class TrackingProbe {
   }
 
   /** Who holds the program's lock (IS_USED_LOCK), with the client address when visible. */
-  async holder(): Promise<LockHolderText | null> {
+  async holder(): Promise<LockHolder | null> {
     const rows = await this.query<unknown[][]>("looking up the lock holder", { sql: "SELECT IS_USED_LOCK(?)", rowsAsArray: true }, [this.lockName]);
     const id = rows[0]?.[0];
     if (id === null || id === undefined) return null;
@@ -198,7 +174,7 @@ export class StreamProbe {
     return this.nc;
   }
 
-  async info(): Promise<StreamSummaryText> {
+  async info(): Promise<StreamSummary> {
     const nc = await this.connection();
     try {
       const info = await (await jetstreamManager(nc, { timeout: 5000 })).streams.info(this.name);

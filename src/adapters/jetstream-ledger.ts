@@ -84,15 +84,10 @@ export class JetStreamLedger implements StreamLedger {
   }
 
   async lastSeq(): Promise<number> {
-    return this.call("its last sequence", async () => {
-      const jsm = await this.manager();
-      try {
-        return (await jsm.streams.info(this.stream)).state.last_seq;
-      } catch (err) {
-        if (err instanceof jserrors.StreamNotFoundError) return 0; // no stream: nothing stored
-        throw err;
-      }
-    });
+    // A missing stream is an error here, not "nothing stored": a cycle cannot publish into it,
+    // and it must fail before it commits a resume sequence for a stream that is not there
+    // (the service then sets the stream up again and warns about the sequence gap).
+    return this.call("its last sequence", async () => (await (await this.manager()).streams.info(this.stream)).state.last_seq);
   }
 
   /** The sequence of the last message on `subject`, or 0 when it has none. */

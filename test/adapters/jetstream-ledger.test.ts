@@ -65,14 +65,14 @@ async function publishFive(nc: NatsConnection): Promise<void> {
   }
 }
 
-t.test("no message on a subject, or no stream at all, is nothing stored", async (t) => {
+t.test("no message on a subject, or no stream at all, is nothing stored; the last sequence of a missing stream is an error", async (t) => {
   const ledger = new JetStreamLedger(admin, STREAM, [EVENTS, DEAD]);
   t.equal(await ledger.lastSeq(), 5);
   const stored = await ledger.storedSince(3);
   t.same([...stored.keys()].sort(), ["T:3", "T:4", "T:5"], "the dead-letter subject has no message: skipped, not an error");
   t.same(stored.get("T:4"), { seq: 4, position: { ts: "2026-01-01 00:00:00.000000", id: "4" } });
   const missing = new JetStreamLedger(admin, uniqueName("NO_SUCH_STREAM"), [EVENTS]);
-  t.equal(await missing.lastSeq(), 0);
+  await t.rejects(missing.lastSeq(), { name: "NatsSetupError", message: /NO_SUCH_STREAM/ }, "no stream: a cycle cannot publish, so it fails first");
   t.equal((await missing.storedSince(1)).size, 0);
 });
 

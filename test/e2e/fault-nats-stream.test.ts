@@ -15,7 +15,7 @@ import t from "tap";
 import { sampleRows } from "../../scripts/lib/txlog-table";
 import { exactlyOnce, type Fixture, fixture } from "../helpers/fixture";
 import { isActive, type LogLine, startInstance } from "../helpers/instance";
-import { idsOf, natsConnection, readStream } from "../helpers/services";
+import { freePort, idsOf, natsConnection, readStream } from "../helpers/services";
 import { until } from "../helpers/tcp-proxy";
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
@@ -79,7 +79,7 @@ async function natsServer(port: number, dir: string): Promise<{ process: ChildPr
 
 t.test("NATS restarted with an empty store: the service recreates the stream by itself and publishes the new rows", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "onp-nats-wipe-"));
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   let server = await natsServer(port, dir);
   t.teardown(async () => {
     await server.stop();

@@ -15,7 +15,7 @@ import { sampleRows } from "../../scripts/lib/txlog-table";
 import { startCli } from "../helpers/cli";
 import { rawConfig } from "../helpers/config";
 import { fixture } from "../helpers/fixture";
-import { natsConnection, uniqueName, writeConfig } from "../helpers/services";
+import { freePort, natsConnection, uniqueName, writeConfig } from "../helpers/services";
 
 const DEADLINE_MS = 60_000;
 
@@ -75,7 +75,7 @@ function metric(text: string, name: string): number | undefined {
 
 t.test("/metrics, /healthz and /readyz of the running publisher; /readyz is 503 while NATS is down and 200 again after it is back", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "onp-ops-nats-"));
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   let nats = await natsServer(port, dir);
   t.teardown(async () => {
     await nats.stop();

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection as netConnect } from "node:net";
+import { createServer, createConnection as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -91,17 +91,42 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 /** A nats-server of our own, with JetStream, on a free port, for tests that break it. */
+/** A port nothing listens on now: the kernel's pick for an ephemeral listener, released at once. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
 export async function startPrivateNats(options: { maxPayload?: number } = {}): Promise<PrivateNats> {
   const dir = mkdtempSync(join(tmpdir(), "onp-nats-"));
-  const port = 20000 + Math.floor(Math.random() * 20000);
   const conf = join(dir, "nats.conf");
-  writeFileSync(conf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${dir}/js" }\n${options.maxPayload ? `max_payload: ${options.maxPayload}\n` : ""}`);
-  const child = spawn("/usr/sbin/nats-server", ["-c", conf], { stdio: "ignore" });
-  // Never outlive the test process, even when a test fails before its teardown.
-  const reap = () => child.exitCode === null && child.kill("SIGKILL");
-  process.once("exit", reap);
-  for (let i = 0; i < 100 && !(await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!(await portOpen(port))) throw new Error(`private nats-server on ${port} did not start`);
+  // A loaded machine can take seconds to start a server, and a port can be taken between our
+  // pick and the server's bind (the server then exits): wait for the port with a generous
+  // deadline while the server runs, and try another port if it exited.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    writeFileSync(conf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${dir}/js" }\n${options.maxPayload ? `max_payload: ${options.maxPayload}\n` : ""}`);
+    const child = spawn("/usr/sbin/nats-server", ["-c", conf], { stdio: "ignore" });
+    // Never outlive the test process, even when a test fails before its teardown.
+    const reap = () => child.exitCode === null && child.kill("SIGKILL");
+    process.once("exit", reap);
+    const deadline = Date.now() + 30_000;
+    while (child.exitCode === null && child.signalCode === null && Date.now() < deadline && !(await portOpen(port))) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (child.exitCode === null && child.signalCode === null && (await portOpen(port))) return privateNats(child, port, dir);
+    reap();
+    if (attempt >= 3) throw new Error(`private nats-server did not start (last port ${port})`);
+  }
+}
+
+function privateNats(child: ChildProcess, port: number, dir: string): PrivateNats {
   return {
     url: `nats://127.0.0.1:${port}`,
     port,

@@ -38,8 +38,12 @@ t.test("SIGKILL mid-run, twice, then restart: every row exactly once", async (t)
   for (let round = 0; round < 2; round++) {
     const { child, result } = startCli(["--config", config]);
     const before = Number((await f.tracking())?.id ?? 0);
-    // Kill once this process has committed a checkpoint of its own, i.e. mid-run.
-    await waitFor("a checkpoint", async () => Number((await f.tracking())?.id ?? 0) > before + 2000);
+    // Kill once this process has committed a checkpoint of its own (mid-run) and the stream is
+    // seen ahead of the committed watermark (rows stored but not yet committed: a replay).
+    await waitFor("a checkpoint, with the stream ahead of it", async () => {
+      const committed = Number((await f.tracking())?.id ?? 0);
+      return committed > before + 2000 && (await streamMessages(f)) > committed;
+    });
     child.kill("SIGKILL");
     const r = await result;
     t.equal(r.signal, "SIGKILL", `round ${round}: killed`);
@@ -47,7 +51,10 @@ t.test("SIGKILL mid-run, twice, then restart: every row exactly once", async (t)
   }
   t.ok(Number(killedAt[1]) < total, `killed before the end (watermarks at kill: ${killedAt.join(", ")})`);
   const stored = idsOf(await f.messages(), f.subject).length;
-  t.ok(stored > Number(killedAt[1]), "rows past the last checkpoint were already stored when killed: the restart replays them");
+  // The watermark never passes what the stream holds. (The stream was seen ahead of it just
+  // before the kill, but a checkpoint may catch up in between; the replay past a checkpoint is
+  // proven deterministically by the duplicate-window test below, which holds its checkpoint.)
+  t.ok(stored >= Number(killedAt[1]), `the committed watermark is never ahead of the stream (${stored} stored, ${killedAt[1]} committed)`);
   const { child, result } = startCli(["--config", config]);
   await waitFor("the rest of the backlog", async () => (await f.tracking())?.id === String(total));
   child.kill("SIGTERM");

@@ -79,7 +79,7 @@ export interface PrivateNats {
   resume(): void;
 }
 
-function portOpen(port: number): Promise<boolean> {
+export function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = netConnect({ host: "127.0.0.1", port });
     socket.once("connect", () => {
